@@ -1,0 +1,105 @@
+"""Category and attribute names resolve to OpenText keys; unknown names fail as mapping errors."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from xstream.clients.opentext.forms import CategoryKeyMap, parse_create_form, resolve_categories
+from xstream.errors import DeadLetterReason, MappingError
+
+# Shaped like reference/opentext-api.md 2.2: a general form, then the categories form with a
+# metadata-token key without a title, a multi-row set and a single-row set.
+FORM = {
+    "forms": [
+        {"data": {"name": ""}, "schema": {"properties": {"name": {"title": "Name", "type": "string"}}}},
+        {
+            "role_name": "categories",
+            "data": {"23228": {"23228_1": {"metadata_token": ""}, "23228_2": None, "23228_3": None}},
+            "schema": {"properties": {
+                "23228": {"title": "Customer", "properties": {
+                    "23228_1": {"type": "object"},
+                    "23228_2": {"title": "Country", "type": "string"},
+                    "23228_3": {"title": "Account Number", "type": "string"},
+                    "23228_5": {"title": "Contacts", "type": "array",
+                                "items": {"properties": {"23228_5_x_6": {"title": "Name"}}}},
+                }},
+                "30001": {"title": "Contract", "properties": {"30001_2": {"title": "Country", "type": "string"}}},
+            }},
+        },
+        {"role_name": "classifications", "data": {}, "schema": {}},
+    ]
+}
+
+
+@pytest.fixture
+def key_map() -> CategoryKeyMap:
+    return parse_create_form(FORM)
+
+
+def test_names_resolve_to_category_ids_and_attribute_keys(key_map) -> None:
+    assert key_map.resolve("Customer", "Account Number") == ("23228", "23228_3")
+    assert key_map.resolve("Contract", "Country") == ("30001", "30001_2")
+    assert key_map.resolve("Customer", "Contacts") == ("23228", "23228_5")
+
+
+def test_resolve_categories_builds_the_nested_roles_shape(key_map) -> None:
+    resolved = resolve_categories(key_map, {
+        "Customer": {"Country": "DE", "Account Number": "0000050031"},
+        "Contract": {"Country": "AT"},
+    })
+    assert resolved == {"23228": {"23228_2": "DE", "23228_3": "0000050031"}, "30001": {"30001_2": "AT"}}
+
+
+def test_case_and_surrounding_space_are_forgiven_and_keys_pass_through(key_map) -> None:
+    assert key_map.resolve("customer", " account number ") == ("23228", "23228_3")
+    assert key_map.resolve("23228", "23228_2") == ("23228", "23228_2")
+
+
+def test_the_metadata_token_key_is_not_an_attribute(key_map) -> None:
+    assert "23228_1" not in key_map.category("Customer").attributes.values()
+
+
+def test_unknown_category_is_a_mapping_error_naming_it(key_map) -> None:
+    with pytest.raises(MappingError) as err:
+        resolve_categories(key_map, {"Vendor": {"Country": "DE"}})
+    assert err.value.reason is DeadLetterReason.MAPPING_FAILED
+    assert "'Vendor'" in err.value.detail and "Customer" in err.value.detail
+
+
+def test_unknown_attribute_is_a_mapping_error_naming_attribute_and_category(key_map) -> None:
+    with pytest.raises(MappingError) as err:
+        resolve_categories(key_map, {"Customer": {"Colour": "red"}})
+    assert err.value.reason is DeadLetterReason.MAPPING_FAILED
+    assert "'Colour'" in err.value.detail and "'Customer'" in err.value.detail
+    assert "Account Number" in err.value.detail  # says what would have worked
+
+
+def test_two_categories_with_the_same_title_are_ambiguous() -> None:
+    form = {"forms": [{"role_name": "categories", "schema": {"properties": {
+        "1": {"title": "Status", "properties": {"1_2": {"title": "Value"}}},
+        "2": {"title": "Status", "properties": {"2_2": {"title": "Value"}}},
+    }}}]}
+    with pytest.raises(MappingError, match="ambiguous"):
+        parse_create_form(form).resolve("Status", "Value")
+    assert parse_create_form(form).resolve("2", "Value") == ("2", "2_2")
+
+
+@pytest.mark.parametrize("garbage", [None, [], {}, {"forms": "x"}, {"forms": [1, {"role_name": "categories"}]}])
+def test_malformed_forms_give_an_empty_map(garbage) -> None:
+    assert parse_create_form(garbage) == CategoryKeyMap()
+    assert resolve_categories(parse_create_form(garbage), {}) == {}
+
+
+titles = st.lists(st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=12),
+                  min_size=1, max_size=8, unique_by=lambda t: t.casefold())
+
+
+@given(titles)
+def test_every_attribute_title_resolves_to_its_own_key(attribute_titles) -> None:
+    props = {f"9_{n}": {"title": t} for n, t in enumerate(attribute_titles, start=2)}
+    key_map = parse_create_form({"forms": [{"role_name": "categories",
+                                            "schema": {"properties": {"9": {"title": "Cat", "properties": props}}}}]})
+    for n, title in enumerate(attribute_titles, start=2):
+        assert key_map.resolve("Cat", title) == ("9", f"9_{n}")

@@ -1,0 +1,5 @@
+import sys
+
+from xstream.cli import main
+
+sys.exit(main())

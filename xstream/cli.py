@@ -1,0 +1,152 @@
+"""``xstream``: demo, worker, topics, emulators, mapping dry-run.
+
+Exit codes: 0 success, 1 the command ran and found a problem (stale schema, failed demo check),
+2 bad usage or invalid configuration (the message names what to fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from xstream.errors import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xstream", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run broker, emulator and worker locally and show flow F1 end to end")
+    demo.add_argument("--keep-running", action="store_true", help="leave everything up and print the URLs")
+    demo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for processing")
+
+    sub.add_parser("worker", help="run a worker (settings from XSTREAM_* environment variables / .env)")
+
+    topics = sub.add_parser("topics", help="topic specs in topics/*.yaml")
+    tsub = topics.add_subparsers(dest="topics_command", required=True)
+    apply = tsub.add_parser("apply", help="create the declared topics that do not exist yet")
+    apply.add_argument("--bootstrap", required=True, help="HOST:PORT of a broker")
+    apply.add_argument("--replication-factor", type=int, default=None)
+    apply.add_argument("--prefix", default="", help="prepended to every topic name")
+    tsub.add_parser("check", help="exit 1 when a committed JSON Schema differs from its model")
+    tsub.add_parser("schemas", help="(re)write the JSON Schemas from the models")
+    tsub.add_parser("list", help="print the declared topics")
+
+    emulate = sub.add_parser("emulate", help="run an emulator of a target system")
+    esub = emulate.add_subparsers(dest="system", required=True)
+    ot = esub.add_parser("opentext", help="OpenText Content Server REST API emulator. Default user: Admin / livelink")
+    ot.add_argument("--host", default="127.0.0.1")
+    ot.add_argument("--port", type=int, default=8181)
+    ot.add_argument("--base-path", default="/otcs/cs", help="CGI path, e.g. /otcs/cs, /cs/cs, /OTCS/cs.exe")
+
+    mapping = sub.add_parser("mapping", help="mapping rules")
+    msub = mapping.add_subparsers(dest="mapping_command", required=True)
+    dry = msub.add_parser("dry-run", help="print the command a CDC event produces, with no I/O")
+    dry.add_argument("--rules", type=Path, default=None, help="rules YAML (default: the shipped sample)")
+    dry.add_argument("--event", type=Path, required=True, help="file holding the record value (Debezium JSON)")
+    dry.add_argument("--key", type=Path, default=None, help="file holding the record key (JSON)")
+    dry.add_argument("--topic", default=None, help="source topic (default: the rules' only topic)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"xstream: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from xstream.demo.run import run_demo
+
+        return asyncio.run(run_demo(keep_running=args.keep_running, timeout_s=args.timeout))
+    if args.command == "worker":
+        from xstream.app import run_worker
+        from xstream.settings import load_settings
+
+        run_worker(load_settings())
+        return 0
+    if args.command == "topics":
+        return _topics(args)
+    if args.command == "emulate":
+        return _emulate(args)
+    if args.command == "mapping":
+        return _dry_run(args)
+    raise AssertionError(args.command)
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from xstream.topics import load_catalog
+
+    if args.topics_command == "check":
+        stale = load_catalog().stale_schemas()
+        for line in stale:
+            print(f"stale schema: {line} (run `xstream topics schemas` and commit the result)", file=sys.stderr)
+        print("schemas up to date" if not stale else f"{len(stale)} stale schema(s)")
+        return 1 if stale else 0
+    if args.topics_command == "schemas":
+        for path in load_catalog().write_schemas():
+            print(f"wrote {path}")
+        return 0
+    if args.topics_command == "list":
+        for spec in load_catalog().specs:
+            print(f"{spec.name:32} {spec.role.value:12} partitions={spec.partitions} cleanup={spec.cleanup_policy}")
+        return 0
+    from xstream.kafka import apply_topics
+    from xstream.settings import KafkaSettings
+
+    kafka = KafkaSettings(bootstrap=args.bootstrap, replication_factor=args.replication_factor or 1)
+    result = asyncio.run(apply_topics(kafka, load_catalog(prefix=args.prefix).specs))
+    for name in result.created:
+        print(f"created  {name}")
+    for name in result.existing:
+        print(f"exists   {name}")
+    return 0
+
+
+def _emulate(args: argparse.Namespace) -> int:
+    from xstream.emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
+
+    async def serve() -> None:
+        emulator = await start_opentext_emulator(
+            OpenTextEmulatorConfig(host=args.host, port=args.port, base_path=args.base_path))
+        print(f"OpenText emulator on {emulator.url} (admin {emulator.admin_url}); user Admin / livelink", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await emulator.stop()
+
+    asyncio.run(serve())
+    return 0
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    from xstream.app import SAMPLE_RULES
+    from xstream.model.record import RecordRef
+    from xstream.pipeline import Emit, Reject, process_cdc
+    from xstream.transform.rules import parse_rules
+
+    path = args.rules or SAMPLE_RULES
+    rules = parse_rules(path.read_text(), str(path))
+    topic = args.topic or rules.topics[0]
+    key = args.key.read_bytes() if args.key else None
+    outcome = process_cdc(key, args.event.read_bytes(), RecordRef(topic=topic, partition=0, offset=0), rules,
+                          max_bytes=10 * 1024 * 1024)
+    if isinstance(outcome, Emit):
+        print(orjson.dumps(outcome.command.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
+        return 0
+    if isinstance(outcome, Reject):
+        print(f"dead letter ({outcome.stage}): {outcome.reason.value}: {outcome.detail}", file=sys.stderr)
+        return 1
+    print(f"no command: {outcome.why}")
+    return 0

@@ -1,0 +1,1 @@
+"""Async clients of the target systems; errors are translated to ``xstream.errors`` at their HTTP boundary."""

@@ -1,0 +1,143 @@
+"""Running a whole xstream locally: a worker process, a producer of CDC records, collectors of outputs.
+
+The demo and the integration tests drive the real thing through these: a real broker, a real
+``xstream worker`` process (the same entry point Kubernetes runs), and the OpenText emulator over
+HTTP. Every child process is stopped on every exit path and dies with its parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+from xstream.demo.scenario import CdcRecord
+from xstream.embedded import die_with_parent, free_port
+
+
+@dataclass
+class WorkerProcess:
+    """``python -m xstream worker`` with settings passed as XSTREAM_* environment variables."""
+
+    env: dict[str, str]
+    log_path: Path
+    metrics_port: int = field(default_factory=free_port)
+    _proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}"
+
+    def start(self) -> WorkerProcess:
+        env = {**os.environ, **self.env, "XSTREAM_OBSERVABILITY__PORT": str(self.metrics_port),
+               "XSTREAM_OBSERVABILITY__HOST": "127.0.0.1"}
+        with open(self.log_path, "ab") as out:
+            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "xstream", "worker"], env=env, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,  # noqa: PLW1509
+            )
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self, timeout_s: float = 20.0) -> int | None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, as when a pod is OOM-killed."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+
+def worker_env(*, bootstrap: str, flavour: str, opentext_url: str, topic_prefix: str = "",
+               app_id: str | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {
+        "XSTREAM_KAFKA__BOOTSTRAP": bootstrap,
+        "XSTREAM_KAFKA__FLAVOUR": flavour,
+        "XSTREAM_KAFKA__TOPIC_PREFIX": topic_prefix,
+        "XSTREAM_OPENTEXT__BASE_URL": opentext_url,
+        "XSTREAM_WORKER__APP_ID": app_id or f"xstream-{uuid.uuid4().hex[:8]}",
+        "XSTREAM_OBSERVABILITY__LOG_FORMAT": "json",
+        "XSTREAM_RETRY__PAUSE_S": "2",
+        **(extra or {}),
+    }
+
+
+async def produce(bootstrap: str, topic: str, records: Iterable[CdcRecord]) -> list[int]:
+    """Send in order with one producer; returns the partition of each record."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=0)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, key=r.key, value=r.value) for r in records]
+        return [(await f).partition for f in futures]
+    finally:
+        await producer.stop()
+
+
+class Collector:
+    """Reads topics from the beginning into memory, in the background, for the demo and tests to watch."""
+
+    def __init__(self, bootstrap: str, *topics: str) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *topics, bootstrap_servers=bootstrap, group_id=f"xstream-collector-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="earliest", enable_auto_commit=False,
+            session_timeout_ms=4000, heartbeat_interval_ms=1000,
+        )
+        self.records: dict[str, list[ConsumerRecord[bytes, bytes]]] = {t: [] for t in topics}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> Collector:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._pump())
+        return self
+
+    async def _pump(self) -> None:
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200)
+            for tp, records in batches.items():
+                self.records[tp.topic].extend(records)
+
+    async def wait_for(self, done: Callable[[], bool], timeout_s: float,
+                       on_tick: Callable[[], None] | None = None) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if on_tick:
+                on_tick()
+            if done():
+                return True
+            await asyncio.sleep(0.2)
+        return done()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()

@@ -1,0 +1,52 @@
+"""Start and stop an emulated Content Server on a real socket (port 0 = any free port)."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from aiohttp import web
+
+from xstream.emulators.opentext.app import STATE, build_opentext_app
+from xstream.emulators.opentext.config import OpenTextEmulatorConfig
+from xstream.emulators.opentext.state import OpenTextState
+
+
+class RunningEmulator:
+    """A started emulator; ``url`` is the client's base_url, ``admin_url`` the test/demo API."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, config: OpenTextEmulatorConfig) -> None:
+        self._runner = runner
+        self.config = config
+        self.host = host
+        self.port = port
+        self.url = f"http://{host}:{port}{config.base_path}"
+        self.admin_url = f"http://{host}:{port}/admin"
+        self.state: OpenTextState = runner.app[STATE]
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+    async def __aenter__(self) -> RunningEmulator:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+async def start_opentext_emulator(
+    config: OpenTextEmulatorConfig | None = None, state: OpenTextState | None = None
+) -> RunningEmulator:
+    config = config or OpenTextEmulatorConfig()
+    runner = web.AppRunner(build_opentext_app(config, state), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    sockets = runner.addresses
+    port = sockets[0][1] if sockets else config.port
+    return RunningEmulator(runner, config.host, port, config)

@@ -1,0 +1,111 @@
+"""One exception root for xstream.
+
+Every error says whether trying again can help (``retriable``), so the runner and the retry
+policy decide from the class alone and never from message text. Third-party exceptions are
+translated where they are caught (the HTTP boundary, the codec) and chained with ``from``.
+
+    XStreamError                      retriable?
+    ├── ConfigError                   no   bad settings / rules, reported at start
+    ├── DecodeError                   no   a record that cannot become a model -> dead letter
+    │   ├── KeyDecodeError
+    │   └── ValueDecodeError
+    ├── MappingError                  no   a decoded event the rules cannot turn into a command
+    └── SinkError                     no   a target system refused or failed a call
+        ├── SinkUnavailable           yes  timeout, connection error, 5xx, HTML error page
+        │   └── SinkBackpressure      yes  429/503 with Retry-After: slow down, then retry
+        ├── SinkRejected              no   400/404/422: the request itself is wrong -> dead letter
+        │   ├── TargetNotFound        no   404 (or OpenText's 400 "Could not get a node")
+        │   └── EditConflict          no   409 (metadata_token mismatch, idempotency key in flight)
+        ├── AlreadyExists             no   OpenText's 500 "An item with the name ... already exists."
+        └── AuthenticationFailed      no   401 that a fresh login did not cure
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+
+class DeadLetterReason(StrEnum):
+    """Why a record went to the dead-letter topic; part of the published DLQ contract."""
+
+    MALFORMED_JSON = "malformed_json"
+    WRONG_ENVELOPE = "wrong_envelope"
+    UNKNOWN_OP = "unknown_op"
+    MISSING_FIELD = "missing_field"
+    OVERSIZE = "oversize"
+    KEY_UNDECODABLE = "key_undecodable"
+    NO_RULE = "no_rule"
+    MAPPING_FAILED = "mapping_failed"
+    INVALID_COMMAND = "invalid_command"
+    REJECTED_BY_TARGET = "rejected_by_target"
+    RETRIES_EXHAUSTED = "retries_exhausted"
+
+
+class XStreamError(Exception):
+    retriable: ClassVar[bool] = False
+
+
+class ConfigError(XStreamError):
+    """Settings, rules or topic specs that cannot work; raised before any record is read."""
+
+
+class DecodeError(XStreamError):
+    def __init__(self, reason: DeadLetterReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class KeyDecodeError(DecodeError):
+    """The record key could not be read (bad JSON, wrong shape)."""
+
+
+class ValueDecodeError(DecodeError):
+    """The record value could not be read as a change event."""
+
+
+class MappingError(XStreamError):
+    def __init__(self, reason: DeadLetterReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class SinkError(XStreamError):
+    """A target system call failed; ``status`` is the HTTP status where there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None, target: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.target = target
+
+
+class SinkUnavailable(SinkError):
+    retriable = True
+
+
+class SinkBackpressure(SinkUnavailable):
+    def __init__(self, message: str, *, retry_after: float, status: int | None = None, target: str = "") -> None:
+        super().__init__(message, status=status, target=target)
+        self.retry_after = retry_after
+
+
+class SinkRejected(SinkError):
+    pass
+
+
+class TargetNotFound(SinkRejected):
+    pass
+
+
+class EditConflict(SinkRejected):
+    pass
+
+
+class AlreadyExists(SinkError):
+    pass
+
+
+class AuthenticationFailed(SinkError):
+    pass

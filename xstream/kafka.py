@@ -1,0 +1,70 @@
+"""aiokafka clients built from settings, and topic creation. Broker-specific choices come from the profile."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from xstream.settings import KafkaSettings
+from xstream.topics import TopicSpec
+
+log = logging.getLogger(__name__)
+
+
+def make_producer(kafka: KafkaSettings, client_suffix: str) -> AIOKafkaProducer:
+    profile = kafka.profile
+    return AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap,
+        client_id=f"{kafka.client_id}-{client_suffix}",
+        acks=profile.acks,
+        enable_idempotence=profile.enable_idempotence,
+        linger_ms=profile.producer_linger_ms,
+    )
+
+
+def make_consumer(kafka: KafkaSettings, group_id: str, *topics: str) -> AIOKafkaConsumer:
+    profile = kafka.profile
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=kafka.bootstrap,
+        client_id=f"{kafka.client_id}-{group_id}",
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=profile.session_timeout_ms,
+        heartbeat_interval_ms=profile.heartbeat_interval_ms,
+        rebalance_timeout_ms=profile.rebalance_timeout_ms,
+        isolation_level="read_uncommitted",
+    )
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    created: list[str]
+    existing: list[str]
+
+
+async def apply_topics(kafka: KafkaSettings, specs: list[TopicSpec]) -> ApplyResult:
+    """Create the declared topics that do not exist yet; existing topics are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap, client_id=f"{kafka.client_id}-admin")
+    await admin.start()
+    try:
+        present = set(await admin.list_topics())
+        created, existing = [], []
+        for spec in specs:
+            if spec.name in present:
+                existing.append(spec.name)
+                continue
+            topic = NewTopic(spec.name, spec.partitions, kafka.replication_factor, topic_configs=spec.config())
+            try:
+                await admin.create_topics([topic])
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                existing.append(spec.name)
+        return ApplyResult(created, existing)
+    finally:
+        await admin.close()

@@ -1,0 +1,49 @@
+"""Dead letters: a record xstream could not process, with a typed reason and the original bytes.
+
+The original key and value are kept (as UTF-8 text where they decode, base64 otherwise) so that
+an operator can fix the cause and re-drive the record; nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from xstream.errors import DeadLetterReason
+from xstream.model.record import RecordRef
+
+Stage = Literal["decode", "map", "sink"]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    encoding: Literal["utf-8", "base64"]
+    data: str
+
+    @classmethod
+    def of(cls, raw: bytes) -> Payload:
+        try:
+            return cls(encoding="utf-8", data=raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return cls(encoding="base64", data=base64.b64encode(raw).decode("ascii"))
+
+    def to_bytes(self) -> bytes:
+        return self.data.encode("utf-8") if self.encoding == "utf-8" else base64.b64decode(self.data)
+
+
+class DeadLetter(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = 1
+    reason: DeadLetterReason
+    detail: str
+    stage: Stage
+    source: RecordRef
+    key: Payload | None = None
+    value: Payload | None = None
+    idempotency_key: str | None = None
+    occurred_at: datetime

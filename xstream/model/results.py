@@ -1,0 +1,43 @@
+"""What a sink says about each command it was given; the runner turns these into status events.
+
+A result without an outcome is *unfinished*: a transient failure (timeout, 5xx, backpressure) that
+the runner retries under its one retry policy. Only unfinished commands are sent again, so a
+command that was applied in the first attempt is reported as ``applied``, not ``already_applied``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from xstream.errors import DeadLetterReason
+from xstream.model.status import Outcome, WorkspaceLink
+
+
+class SinkResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    outcome: Outcome | None
+    workspace: WorkspaceLink | None = None
+    reason: DeadLetterReason | None = None
+    detail: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome is not None
+
+    @classmethod
+    def applied(cls, workspace: WorkspaceLink | None = None) -> SinkResult:
+        return cls(outcome=Outcome.APPLIED, workspace=workspace)
+
+    @classmethod
+    def already_applied(cls, workspace: WorkspaceLink | None = None) -> SinkResult:
+        return cls(outcome=Outcome.ALREADY_APPLIED, workspace=workspace)
+
+    @classmethod
+    def rejected(cls, reason: DeadLetterReason, detail: str) -> SinkResult:
+        return cls(outcome=Outcome.REJECTED, reason=reason, detail=detail)
+
+    @classmethod
+    def transient(cls, detail: str, retry_after: float | None = None) -> SinkResult:
+        return cls(outcome=None, detail=detail, retry_after=retry_after)

@@ -1,0 +1,47 @@
+"""Status events: the outcome of every command, published for other teams (a versioned contract).
+
+Additive changes only within a schema_version; ``topics/schemas/`` holds the generated JSON Schema
+and CI fails when the model and the committed schema disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from xstream.model.business import BusinessObject
+from xstream.model.commands import Causation
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    ALREADY_APPLIED = "already_applied"
+    REJECTED = "rejected"
+    DEAD_LETTERED = "dead_lettered"
+
+
+class WorkspaceLink(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    node_id: int
+    url: str
+
+
+class StatusEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = 1
+    outcome: Outcome
+    command_kind: str
+    idempotency_key: str
+    business_object: BusinessObject
+    target: str
+    """The system the command was applied to, e.g. "opentext"."""
+    workspace: WorkspaceLink | None = None
+    reason: str | None = None
+    """Why a command was rejected or dead-lettered; None on success."""
+    causation: Causation
+    occurred_at: datetime

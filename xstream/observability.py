@@ -1,0 +1,162 @@
+"""Metrics defined in one place, JSON logging, and the /metrics /healthz /readyz server.
+
+/healthz answers while the process's event loop runs (liveness). /readyz fails until every
+component reported ready, and again when a partition has lag but made no progress for
+``stall_after_s`` (a silently stalled consumer is the classic failure of Python stream workers).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from xstream.settings import ObservabilitySettings
+
+
+class Metrics:
+    """Every metric xstream exports. One instance per process; tests build their own registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events = Counter("xstream_events", "CDC/OpenText events read, by flow and outcome",
+                              ["flow", "outcome"], registry=r)
+        self.tombstones = Counter("xstream_tombstones", "Tombstones seen (expected after deletes)",
+                                  ["topic"], registry=r)
+        self.decode_failures = Counter("xstream_decode_failures", "Records that could not be decoded",
+                                       ["reason"], registry=r)
+        self.dead_letters = Counter("xstream_dead_letters", "Records sent to the dead-letter topic",
+                                    ["stage", "reason"], registry=r)
+        self.commands = Counter("xstream_commands", "Commands finished by a sink, by outcome",
+                                ["sink", "outcome"], registry=r)
+        self.sink_latency = Histogram("xstream_sink_write_seconds", "Time of one sink write (one attempt)",
+                                      ["sink"], registry=r,
+                                      buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.retries = Counter("xstream_sink_retries", "Sink attempts that ended in a transient failure",
+                               ["sink"], registry=r)
+        self.paused = Counter("xstream_partition_pauses", "Partitions paused after retries ran out",
+                              ["sink"], registry=r)
+        self.lag = Gauge("xstream_consumer_lag", "Records behind the log end, per partition",
+                         ["group", "topic", "partition"], registry=r)
+        self.last_progress = Gauge("xstream_partition_last_progress_seconds",
+                                   "Unix time of the last committed progress per partition",
+                                   ["group", "topic", "partition"], registry=r)
+
+
+class Health:
+    """Readiness: named components report in; partitions report progress and lag."""
+
+    def __init__(self, stall_after_s: float, clock: Any = time.monotonic) -> None:
+        self._stall_after_s = stall_after_s
+        self._clock = clock
+        self._components: dict[str, bool] = {}
+        self._progress: dict[tuple[str, int], tuple[float, int]] = {}
+
+    def expect(self, *components: str) -> None:
+        for name in components:
+            self._components.setdefault(name, False)
+
+    def ready(self, component: str, is_ready: bool = True) -> None:
+        self._components[component] = is_ready
+
+    def progressed(self, topic: str, partition: int, lag: int) -> None:
+        self._progress[(topic, partition)] = (self._clock(), lag)
+
+    def waiting(self, topic: str, partition: int, lag: int) -> None:
+        """A poll that found nothing new: lag 0 counts as progress, a lag that stays does not."""
+        last, _ = self._progress.get((topic, partition), (self._clock(), 0))
+        self._progress[(topic, partition)] = (self._clock() if lag == 0 else last, lag)
+
+    def forget(self, partitions: Iterable[tuple[str, int]]) -> None:
+        for tp in partitions:
+            self._progress.pop(tp, None)
+
+    def problems(self) -> list[str]:
+        found = [f"{name} not ready" for name, ok in sorted(self._components.items()) if not ok]
+        now = self._clock()
+        for (topic, partition), (last, lag) in sorted(self._progress.items()):
+            if lag > 0 and now - last > self._stall_after_s:
+                found.append(f"{topic}/{partition} stalled: lag {lag}, no progress for {now - last:.0f}s")
+        return found
+
+
+def build_web_app(metrics: Metrics, health: Health) -> web.Application:
+    async def metrics_view(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        problems = health.problems()
+        return web.json_response({"ready": not problems, "problems": problems}, status=503 if problems else 200)
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+class ObservabilityServer:
+    def __init__(self, settings: ObservabilitySettings, metrics: Metrics, health: Health) -> None:
+        self._settings = settings
+        self._runner = web.AppRunner(build_web_app(metrics, health), access_log=None)
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._settings.host, self._settings.port)
+        await site.start()
+        server = site._server  # noqa: SLF001 - aiohttp exposes the bound port nowhere else
+        self.port = server.sockets[0].getsockname()[1] if server and server.sockets else self._settings.port
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; ``extra={...}`` fields become top-level keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        doc.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(doc, default=str).decode()
+
+
+def configure_logging(settings: ObservabilitySettings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+        handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    for noisy in ("aiokafka", "faust", "mode"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))

@@ -1,0 +1,70 @@
+"""The pure CDC path: record bytes -> decoded change -> rule -> command, or a typed reason why not.
+
+The Faust flow calls this for every record and only does the I/O around it (send the command,
+send the dead letter, count). Nothing here raises for bad input: every record gets an outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from xstream.codec import decode_change
+from xstream.errors import DeadLetterReason, DecodeError, MappingError
+from xstream.model.change import ChangeEvent, Tombstone
+from xstream.model.commands import WorkspaceCommand
+from xstream.model.dead_letter import Stage
+from xstream.model.record import RecordRef
+from xstream.transform.rules import RuleSet
+from xstream.transform.workspace_mapping import map_to_workspace
+
+
+@dataclass(frozen=True)
+class Emit:
+    command: WorkspaceCommand
+    event: ChangeEvent
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An event that needs no command (a tombstone, a delete the rule ignores): counted, not an error."""
+
+    why: str
+    tombstone: Tombstone | None = None
+
+
+@dataclass(frozen=True)
+class Reject:
+    reason: DeadLetterReason
+    detail: str
+    stage: Stage
+
+
+CdcOutcome = Emit | Skip | Reject
+
+
+def process_cdc(
+    key: bytes | None, value: bytes | None, record: RecordRef, rules: RuleSet, *, max_bytes: int,
+    topic_prefix: str = "",
+) -> CdcOutcome:
+    """``topic_prefix`` is stripped before rules match: rules name topics without the environment prefix."""
+    try:
+        decoded = decode_change(key, value, record, max_bytes=max_bytes)
+    except DecodeError as exc:
+        return Reject(exc.reason, exc.detail, "decode")
+    if isinstance(decoded, Tombstone):
+        return Skip("tombstone", tombstone=decoded)
+    topic = record.topic.removeprefix(topic_prefix)
+    rule = rules.match(topic, decoded.entity)
+    if rule is None:
+        return Reject(DeadLetterReason.NO_RULE, f"no rule for topic {topic!r}, entity {decoded.entity!r}", "map")
+    try:
+        command = map_to_workspace(decoded, rule)
+    except MappingError as exc:
+        return Reject(exc.reason, exc.detail, "map")
+    except ValidationError as exc:
+        return Reject(DeadLetterReason.INVALID_COMMAND, f"rule {rule.name}: {exc.errors()[0]['msg']}", "map")
+    if command is None:
+        return Skip(f"{decoded.op.value} ignored by rule {rule.name} (on_delete: {rule.on_delete})")
+    return Emit(command, decoded)

@@ -1,0 +1,58 @@
+"""The one retry policy: exponential backoff with full jitter, bounded by attempts and a deadline.
+
+Nothing else in xstream sleeps to retry. A target's ``Retry-After`` is honoured: the wait is never
+shorter than what the target asked for (but still bounded by the deadline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from xstream.settings import RetrySettings
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int
+    base_delay_s: float
+    max_delay_s: float
+    deadline_s: float
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    random: Callable[[], float] = random.random
+    monotonic: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def from_settings(cls, settings: RetrySettings) -> RetryPolicy:
+        return cls(settings.attempts, settings.base_delay_s, settings.max_delay_s, settings.deadline_s)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**attempt)]; at least ``retry_after``."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * (2 ** attempt))
+        jittered = self.random() * ceiling
+        return max(jittered, retry_after or 0.0)
+
+    def start(self) -> Attempts:
+        return Attempts(self, started=self.monotonic())
+
+
+@dataclass
+class Attempts:
+    """One operation's retry budget: ``await attempts.backoff(retry_after)`` is False once it is spent."""
+
+    policy: RetryPolicy
+    started: float
+    made: int = field(default=1)
+
+    async def backoff(self, retry_after: float | None = None) -> bool:
+        if self.made >= self.policy.attempts:
+            return False
+        wait = self.policy.delay(self.made - 1, retry_after)
+        if self.policy.monotonic() - self.started + wait > self.policy.deadline_s:
+            return False
+        await self.policy.sleep(wait)
+        self.made += 1
+        return True

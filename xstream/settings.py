@@ -1,0 +1,167 @@
+"""The one settings tree, read from the environment (``XSTREAM_*``, nested with ``__``) or a .env file.
+
+This is the only module that reads the environment. Everything is validated at start, so a
+bad value stops the worker with a message that names the variable, not at the first record.
+
+Broker-dependent client settings live in :class:`ClientProfile`, derived once from
+``kafka.flavour``: the embedded Tansu broker needs short sessions (its group join waits
+session/2), no idempotent producer (InitProducerId v0 fails) and linger 0 (multi-record
+batches break log-end offsets and so table recovery). Apache Kafka gets production values.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BrokerFlavour(StrEnum):
+    KAFKA = "kafka"
+    TANSU = "tansu"
+
+
+class ClientProfile(BaseModel):
+    """Client settings that differ between Apache Kafka and the embedded broker, chosen once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_timeout_ms: int
+    heartbeat_interval_ms: int
+    rebalance_timeout_ms: int
+    enable_idempotence: bool
+    producer_linger_ms: int
+    acks: Literal["all", 1]
+
+    @classmethod
+    def for_flavour(cls, flavour: BrokerFlavour) -> ClientProfile:
+        if flavour is BrokerFlavour.TANSU:
+            return cls(
+                session_timeout_ms=4000,
+                heartbeat_interval_ms=1000,
+                rebalance_timeout_ms=4000,
+                enable_idempotence=False,
+                producer_linger_ms=0,
+                acks=1,
+            )
+        return cls(
+            session_timeout_ms=30000,
+            heartbeat_interval_ms=3000,
+            rebalance_timeout_ms=60000,
+            enable_idempotence=True,
+            producer_linger_ms=5,
+            acks="all",
+        )
+
+
+class KafkaSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bootstrap: str = "127.0.0.1:9092"
+    flavour: BrokerFlavour = BrokerFlavour.KAFKA
+    client_id: str = "xstream"
+    topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]*$")] = ""
+    """Prepended to every topic name (catalog and rules), e.g. "staging." to share a cluster."""
+    topic_partitions: Annotated[int, Field(ge=1)] = 4
+    replication_factor: Annotated[int, Field(ge=1)] = 1
+
+    @property
+    def profile(self) -> ClientProfile:
+        return ClientProfile.for_flavour(self.flavour)
+
+    @property
+    def faust_url(self) -> str:
+        return ",".join(f"kafka://{host}" for host in self.bootstrap.split(","))
+
+
+class OpenTextSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    base_url: HttpUrl = HttpUrl("http://127.0.0.1:8181/otcs/cs")
+    """Content Server CGI URL, e.g. https://ecm.example.com/otcs/cs (the part before /api)."""
+    public_url: HttpUrl | None = None
+    """Where people open workspaces (SmartUI); defaults to base_url."""
+    username: str = "Admin"
+    password: SecretStr = SecretStr("livelink")
+    connect_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    request_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    max_connections: Annotated[int, Field(ge=1)] = 16
+    concurrency: Annotated[int, Field(ge=1)] = 8
+    """Commands applied to OpenText at once per worker (different business objects only)."""
+
+    def workspace_url(self, node_id: int) -> str:
+        base = str(self.public_url or self.base_url).rstrip("/")
+        return f"{base}/app/nodes/{node_id}"
+
+
+class RetrySettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    attempts: Annotated[int, Field(ge=1)] = 6
+    base_delay_s: Annotated[float, Field(gt=0)] = 0.2
+    max_delay_s: Annotated[float, Field(gt=0)] = 10.0
+    deadline_s: Annotated[float, Field(gt=0)] = 60.0
+    pause_s: Annotated[float, Field(gt=0)] = 5.0
+    """After the retries of a batch run out, its partition is paused this long and re-read."""
+
+
+class ObservabilitySettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    host: str = "0.0.0.0"  # noqa: S104 - probes and Prometheus reach the pod on its IP
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    stall_after_s: Annotated[float, Field(gt=0)] = 120.0
+    """A partition with lag and no progress for this long fails /readyz."""
+
+
+class WorkerSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    app_id: str = "xstream"
+    """Faust application id and the stem of consumer group ids: one per deployment."""
+    rules_file: Path | None = None
+    """Mapping rules (YAML); the shipped sample rules when unset."""
+    max_record_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    batch_max_records: Annotated[int, Field(ge=1)] = 200
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="XSTREAM_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    opentext: OpenTextSettings = OpenTextSettings()
+    retry: RetrySettings = RetrySettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
+    worker: WorkerSettings = WorkerSettings()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Settings:
+        if self.retry.base_delay_s > self.retry.max_delay_s:
+            raise ValueError("retry.base_delay_s must not exceed retry.max_delay_s")
+        if self.worker.rules_file is not None and not self.worker.rules_file.is_file():
+            raise ValueError(f"worker.rules_file {self.worker.rules_file} does not exist")
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings; a failure becomes a ConfigError that names each bad field."""
+    from pydantic import ValidationError
+
+    from xstream.errors import ConfigError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = [f"  XSTREAM_{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("invalid settings:\n" + "\n".join(lines)) from exc
