@@ -409,3 +409,22 @@ async def test_other_base_paths_work(http) -> None:
         assert (await call(http, "GET", f"{emu.url}/api/v2/nodes/2000", ticket))[0] == 200
     finally:
         await emu.stop()
+
+
+async def test_a_non_ascii_ticket_is_401_not_a_crash(emulator, http) -> None:
+    async with http.get(f"{emulator.url}/api/v2/nodes/2000", headers={"OTCSTicket": "tïcket.ßig"}) as r:
+        assert r.status == 401
+
+
+def test_seed_ids_are_stable() -> None:
+    state = OpenTextState()
+    assert {t.name: (t.id, t.location_id, t.template_ids) for t in state.types.values()} == {
+        "Customer": (1, 2001, [2011]), "Supplier": (2, 2002, [2012]),
+        "Project": (3, 2003, [2013]), "Case": (4, 2004, [2014])}
+    assert {c.id: c.name for c in state.categories.values()} == {
+        2006: "Customer", 2007: "Supplier", 2008: "Project", 2009: "Case"}
+    assert [a.title for a in state.categories[2009].attributes] == [
+        "Case Number", "Case Type", "Owner", "Region", "Status"]
+    assert state.nodes[2000].name == "Enterprise"
+    node = state.create_workspace("Admin", {"template_id": 2014, "name": "Case 1"})
+    assert (node.id, node.parent_id) == (100_000, 2004)

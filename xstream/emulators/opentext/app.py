@@ -12,7 +12,6 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
@@ -65,7 +64,7 @@ def build_opentext_app(config: OpenTextEmulatorConfig, state: OpenTextState | No
     return app
 
 
-def _api_middleware(state: OpenTextState, base_path: str) -> Any:
+def _api_middleware(state: OpenTextState, base_path: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(f"{base_path}/api/"):
@@ -151,7 +150,7 @@ async def ping(request: web.Request) -> web.Response:
 
 async def serverinfo(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
-    lifetime_ms = int(config.ticket_lifetime_s * 1000)
+    lifetime_ms = int(_state(request).ticket_lifetime_s * 1000)
     return web.json_response({
         "mobile": {"offline_use": False, "client_timeout": 60},
         "server": {"url": f"{request.url.origin()}{config.base_path}", "version": "24.4.0 (emulator)",

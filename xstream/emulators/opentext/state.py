@@ -262,19 +262,19 @@ class OpenTextState:
     def _template_for(self, fields: Mapping[str, Any]) -> Template:
         template_id = _optional_int(fields, "template_id")
         type_id = _optional_int(fields, "wksp_type_id")
-        if template_id is None and type_id is None:
+        if template_id is not None:
+            template = self.templates.get(template_id)
+            if template is None:
+                raise ApiError(404, f"The workspace template {template_id} could not be found.")
+            if type_id is not None and type_id != template.type_id:
+                raise ApiError(400, f"The template {template_id} does not belong to workspace type {type_id}.")
+            return template
+        if type_id is None:
             raise ApiError(400, "Either template_id or wksp_type_id must be provided.")
-        if template_id is None:
-            wtype = self.types.get(type_id)  # type: ignore[arg-type]
-            if wtype is None or not wtype.template_ids:
-                raise ApiError(404, f"The workspace type {type_id} could not be found.")
-            return self.templates[wtype.template_ids[0]]
-        template = self.templates.get(template_id)
-        if template is None:
-            raise ApiError(404, f"The workspace template {template_id} could not be found.")
-        if type_id is not None and type_id != template.type_id:
-            raise ApiError(400, f"The template {template_id} does not belong to workspace type {type_id}.")
-        return template
+        wtype = self.types.get(type_id)
+        if wtype is None or not wtype.template_ids:
+            raise ApiError(404, f"The workspace type {type_id} could not be found.")
+        return self.templates[wtype.template_ids[0]]
 
     def _categories_for(self, template: Template, roles: Any) -> dict[int, dict[str, Any]]:
         values = {cat_id: dict.fromkeys(self.categories[cat_id].keys()) for cat_id in template.category_ids}

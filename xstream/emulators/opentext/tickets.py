@@ -52,7 +52,7 @@ class TicketBook:
     def check(self, ticket: str) -> Session | None:
         """The live session a ticket belongs to, or None when it is unknown, forged, ended or expired."""
         payload, _, signature = ticket.strip().partition(".")
-        if not payload or not hmac.compare_digest(signature, self._sign(payload)):
+        if not payload or not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
             return None
         try:
             session_id, epoch, issued_ms = base64.urlsafe_b64decode(payload).decode().split(":")

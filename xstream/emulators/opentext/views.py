@@ -75,7 +75,7 @@ def node_result(state: OpenTextState, node: Node) -> dict[str, Any]:
 
 def workspace_detail(state: OpenTextState, node: Node) -> dict[str, Any]:
     """``results`` of GET /v2/businessworkspaces/{id}: properties, first BO, all BOs, categories."""
-    wtype = state.types[node.wksp_type_id]  # type: ignore[index]
+    wtype = state.types[node.wksp_type_id or 0]
     references = [
         {"business_object_id": b.bo_id, "business_object_type": b.bo_type, "ext_system_id": b.ext_system_id,
          "ext_system_name": b.ext_system_id, "has_default_display": True, "has_default_search": True}

@@ -1,0 +1,78 @@
+"""An xstream stack per test on the session's broker: own topic prefix, own emulator, real worker processes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import Broker
+from xstream.demo.harness import Collector, WorkerProcess, worker_env
+from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
+from xstream.kafka import apply_topics
+from xstream.settings import BrokerFlavour, KafkaSettings
+from xstream.topics import Role, TopicCatalog, load_catalog
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Stack:
+    broker: Broker
+    prefix: str
+    emulator: RunningEmulator
+    catalog: TopicCatalog
+    tmp: Path
+    workers: list[WorkerProcess] = field(default_factory=list)
+    collectors: list[Collector] = field(default_factory=list)
+
+    def topic(self, role: Role) -> str:
+        return self.catalog.one(role).name
+
+    @property
+    def cdc_topic(self) -> str:
+        return f"{self.prefix}erp.cdc.customers"
+
+    def start_worker(self, app_id: str = "xstream-test", **extra_env: str) -> WorkerProcess:
+        env = worker_env(bootstrap=self.broker.bootstrap, flavour=self.broker.flavour,
+                         opentext_url=self.emulator.url, topic_prefix=self.prefix,
+                         app_id=f"{self.prefix}{app_id}", extra=extra_env)
+        worker = WorkerProcess(env, self.tmp / f"worker-{len(self.workers)}.log").start()
+        self.workers.append(worker)
+        return worker
+
+    async def collect(self, *roles: Role) -> Collector:
+        collector = await Collector(self.broker.bootstrap, *(self.topic(r) for r in roles)).start()
+        self.collectors.append(collector)
+        return collector
+
+    async def admin(self, what: str, method: str = "GET", json: Any = None) -> Any:
+        async with aiohttp.ClientSession() as http, http.request(method, f"{self.emulator.admin_url}/{what}",
+                                                                 json=json) as resp:
+            resp.raise_for_status()
+            return await resp.json()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {w.log_path.name}\n{w.log_tail(3000)}" for w in self.workers)
+
+
+@pytest.fixture
+async def stack(broker: Broker, tmp_path: Path) -> AsyncIterator[Stack]:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    catalog = load_catalog(prefix=prefix)
+    await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour(broker.flavour)), catalog.specs)
+    emulator = await start_opentext_emulator(OpenTextEmulatorConfig())
+    st = Stack(broker, prefix, emulator, catalog, tmp_path)
+    try:
+        yield st
+    finally:
+        for worker in st.workers:
+            worker.stop()
+        for collector in st.collectors:
+            await collector.stop()
+        await emulator.stop()

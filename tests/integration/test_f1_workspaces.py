@@ -1,0 +1,172 @@
+"""Flow F1 end to end on a real broker: ERP customer CDC -> one OpenText workspace each -> status events."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from tests.integration.conftest import Stack
+from xstream.demo import scenario as sc
+from xstream.demo.harness import Collector, produce
+from xstream.demo.scenario import CdcRecord
+from xstream.topics import Role
+
+pytestmark = pytest.mark.integration
+TIMEOUT_S = 90.0
+
+
+def decoded(collector: Collector, topic: str) -> list[dict[str, Any]]:
+    return [orjson.loads(r.value) for r in collector.records[topic]]
+
+
+def workspaces_by_bo(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for ws in state["workspaces"]:
+        for bo in ws["business_objects"]:
+            found.setdefault(f"{bo['ext_system_id']}/{bo['bo_type']}/{bo['bo_id']}", []).append(ws)
+    return found
+
+
+async def run_scenario(stack: Stack, scenario: sc.Scenario) -> Collector:
+    status, dlq = stack.topic(Role.STATUS), stack.topic(Role.DEAD_LETTER)
+    collector = await stack.collect(Role.STATUS, Role.DEAD_LETTER)
+    worker = stack.start_worker()
+    await produce(stack.broker.bootstrap, stack.cdc_topic, scenario.records)
+    expected = scenario.expected_commands + scenario.expected_dead_letters
+    ok = await collector.wait_for(
+        lambda: len(collector.records[status]) + len(collector.records[dlq]) >= expected or not worker.running,
+        TIMEOUT_S)
+    assert ok and worker.running, stack.logs()
+    return collector
+
+
+async def test_customers_become_exactly_one_workspace_each_with_status_events(stack: Stack) -> None:
+    scenario = sc.build()
+    collector = await run_scenario(stack, scenario)
+    statuses = decoded(collector, stack.topic(Role.STATUS))
+    state = await stack.admin("state")
+
+    by_bo = workspaces_by_bo(state)
+    assert len(state["workspaces"]) == len(scenario.customers)
+    for bo_id, row in scenario.customers.items():
+        (ws,) = by_bo[f"SAP_PRD/KNA1/{bo_id}"]
+        assert ws["name"] == f"{row['name']} ({bo_id})"
+        assert ws["wksp_type_name"] == "Customer"
+        values = set(map(str, ws["categories"].values()))
+        assert {bo_id, row["name"], row["owner"], "active"} <= values
+        assert {"EMEA": "Europe", "AMER": "Americas", "APAC": "Asia Pacific"}[row["region"]] in values
+
+    outcomes = Counter(s["outcome"] for s in statuses)
+    assert outcomes == {"applied": scenario.expected_applied, "already_applied": scenario.expected_already_applied}
+    applied = {s["business_object"]["bo_id"]: s for s in statuses if s["outcome"] == "applied"}
+    for bo_id, status in applied.items():
+        (ws,) = by_bo[f"SAP_PRD/KNA1/{bo_id}"]
+        assert status["workspace"]["node_id"] == ws["id"]
+        assert status["workspace"]["url"].endswith(f"/app/nodes/{ws['id']}")
+        assert status["target"] == "opentext" and status["causation"]["source_system"] == "erp"
+    status_keys = {r.key for r in collector.records[stack.topic(Role.STATUS)]}
+    assert status_keys == {f"SAP_PRD/KNA1/{b}".encode() for b in scenario.customers}
+
+
+async def test_replaying_the_cdc_topic_from_offset_0_creates_no_second_workspace(stack: Stack) -> None:
+    scenario = sc.build(customers=20, snapshot_reads=5, updates=10, replays=5)
+    collector = await run_scenario(stack, scenario)
+    stack.workers[-1].stop()
+    creates_before = (await stack.admin("calls"))["workspaces.create"]
+    status_topic = stack.topic(Role.STATUS)
+    seen_before = len(collector.records[status_topic])
+
+    # A new deployment (new consumer groups) reads every input and command topic from offset 0.
+    stack.start_worker(app_id="xstream-replayed")
+    replayed = 2 * scenario.expected_commands  # old commands + the commands re-derived from the CDC topic
+    assert await collector.wait_for(lambda: len(collector.records[status_topic]) >= seen_before + replayed,
+                                    TIMEOUT_S), stack.logs()
+
+    new = decoded(collector, status_topic)[seen_before:]
+    assert Counter(s["outcome"] for s in new) == {"already_applied": replayed}
+    state = await stack.admin("state")
+    assert len(state["workspaces"]) == len(scenario.customers)
+    assert (await stack.admin("calls"))["workspaces.create"] == creates_before
+
+
+async def test_malformed_records_are_dead_lettered_and_the_flow_goes_on(stack: Stack) -> None:
+    scenario = sc.build(customers=3, snapshot_reads=0, updates=0, replays=0)
+    key = b'{"customer_id": "0000100001"}'  # same key => same partition as a good record after it
+    bad = [
+        CdcRecord(key, b'{"op": "c", "after": {', "malformed"),
+        CdcRecord(key, b'{"op": "c", "before": null}', "no after"),
+        CdcRecord(key, b'{"id": 1}', "not an envelope"),
+        CdcRecord(key, orjson.dumps({"op": "c", "after": {"name": "no id"}, "source": {"table": "customers"}}),
+                  "no business object id"),
+    ]
+    scenario.records[:0] = bad
+    scenario.records = [r for r in scenario.records if r.label not in ("malformed JSON", "unknown op")]
+    scenario.expected_dead_letters = len(bad)
+    collector = await run_scenario(stack, scenario)
+
+    letters = decoded(collector, stack.topic(Role.DEAD_LETTER))
+    assert sorted(letter["reason"] for letter in letters) == sorted(
+        ["malformed_json", "missing_field", "wrong_envelope", "missing_field"])
+    assert all(letter["detail"] and letter["source"]["topic"] == stack.cdc_topic for letter in letters)
+    malformed = next(letter for letter in letters if letter["reason"] == "malformed_json")
+    assert malformed["value"] == {"encoding": "utf-8", "data": '{"op": "c", "after": {'}
+    assert malformed["key"]["data"] == key.decode()
+    assert len((await stack.admin("state"))["workspaces"]) == 3
+
+
+async def test_transient_opentext_failures_are_retried_without_duplicates(stack: Stack) -> None:
+    await stack.admin("faults", "POST", {"error_rate": 0.3, "error_kind": "503", "retry_after_s": 0.05})
+    scenario = sc.build(customers=15, snapshot_reads=0, updates=5, replays=3)
+    await run_scenario(stack, scenario)
+    state = await stack.admin("state")
+    assert all(len(found) == 1 for found in workspaces_by_bo(state).values())
+    assert len(state["workspaces"]) == 15
+    async with aiohttp.ClientSession() as http, http.get(f"{stack.workers[-1].base_url}/metrics") as resp:
+        metrics = await resp.text()
+    retries = [line for line in metrics.splitlines() if line.startswith("xstream_sink_retries_total")]
+    assert retries and float(retries[0].rsplit(" ", 1)[1]) > 0
+
+
+async def test_a_worker_killed_mid_flow_is_replaced_without_duplicates(stack: Stack) -> None:
+    scenario = sc.build(customers=30, snapshot_reads=0, updates=0, replays=0)
+    status_topic = stack.topic(Role.STATUS)
+    collector = await stack.collect(Role.STATUS, Role.DEAD_LETTER)
+    await stack.admin("faults", "POST", {"latency_ms": [20, 40]})
+    first = stack.start_worker()
+    await produce(stack.broker.bootstrap, stack.cdc_topic, scenario.records)
+    assert await collector.wait_for(lambda: len(collector.records[status_topic]) >= 5, TIMEOUT_S), stack.logs()
+    first.kill()
+    stack.start_worker()  # same consumer groups: resumes from the last committed offsets
+    customers = {f"SAP_PRD/KNA1/{b}" for b in scenario.customers}
+
+    async def all_present() -> bool:
+        return set(workspaces_by_bo(await stack.admin("state"))) >= customers
+
+    done = False
+    for _ in range(int(TIMEOUT_S / 0.5)):
+        if await all_present():
+            done = True
+            break
+        await collector.wait_for(lambda: False, 0.5)
+    assert done, stack.logs()
+    state = await stack.admin("state")
+    assert all(len(found) == 1 for found in workspaces_by_bo(state).values())
+    assert len(state["workspaces"]) == 30
+
+
+async def test_worker_serves_health_readiness_and_metrics(stack: Stack) -> None:
+    await run_scenario(stack, sc.build(customers=2, snapshot_reads=0, updates=0, replays=0))
+    base = stack.workers[-1].base_url
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/healthz") as resp:
+            assert resp.status == 200
+        async with http.get(f"{base}/readyz") as resp:
+            assert resp.status == 200 and (await resp.json())["ready"] is True
+        async with http.get(f"{base}/metrics") as resp:
+            text = await resp.text()
+    assert 'xstream_commands_total{outcome="applied",sink="opentext"} 2.0' in text
+    assert 'xstream_tombstones_total' in text and 'xstream_dead_letters_total' in text
