@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,6 +70,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from xstream.demo.run import run_demo
 
+        _sigterm_as_interrupt()
+
         return asyncio.run(run_demo(keep_running=args.keep_running, timeout_s=args.timeout))
     if args.command == "worker":
         from xstream.app import run_worker
@@ -83,6 +86,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "mapping":
         return _dry_run(args)
     raise AssertionError(args.command)
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM ends the demo like Ctrl-C: through the finally blocks that stop broker, emulator and worker."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)  # also when started with SIGINT ignored (background jobs)
 
 
 def _topics(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ becomes a dead letter too, and the flow goes on.
 from __future__ import annotations
 
 import logging
+
 import faust
 
 from xstream.codec import encode

@@ -1,0 +1,86 @@
+"""The OpenText sink against the emulator: per-command results, idempotency, order per business object."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from xstream.clients.opentext import OpenTextClient
+from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
+from xstream.errors import DeadLetterReason
+from xstream.model.business import BusinessObject
+from xstream.model.commands import Causation, EnsureWorkspace
+from xstream.model.status import Outcome
+from xstream.settings import OpenTextSettings
+from xstream.sinks.ledger import Ledger
+from xstream.sinks.opentext import OpenTextSink
+
+
+def command(bo_id: str, offset: int, **overrides) -> EnsureWorkspace:
+    fields = dict(
+        idempotency_key=f"{bo_id}-{offset}".ljust(16, "0"),
+        business_object=BusinessObject(ext_system_id="SAP_PRD", bo_type="KNA1", bo_id=bo_id),
+        workspace_type="Customer", template="Customer Template", name=f"Customer {bo_id}",
+        categories={"Customer": {"Account Number": bo_id, "Region": "Europe"}},
+        causation=Causation(source_system="erp", entity="customers", op="c", source_position=f"lsn:{offset}",
+                            topic="erp.cdc.customers", partition=0, offset=offset),
+    )
+    return EnsureWorkspace(**{**fields, **overrides})
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RunningEmulator]:
+    async with await start_opentext_emulator(OpenTextEmulatorConfig()) as running:
+        yield running
+
+
+@pytest.fixture
+async def sink(emulator: RunningEmulator) -> AsyncIterator[OpenTextSink]:
+    settings = OpenTextSettings(base_url=emulator.url, public_url="https://ecm.example.com/otcs/cs")
+    sink = OpenTextSink(settings, Ledger(), OpenTextClient(settings))
+    await sink.start()
+    yield sink
+    await sink.close()
+
+
+async def admin(emulator: RunningEmulator, what: str, method: str = "GET", json: object = None) -> dict:
+    async with aiohttp.ClientSession() as http, http.request(method, f"{emulator.admin_url}/{what}", json=json) as r:
+        return await r.json()
+
+
+async def test_results_per_command_in_order(sink: OpenTextSink, emulator: RunningEmulator) -> None:
+    batch = [command("1", 1), command("1", 2), command("2", 3, workspace_type="Vendor"),
+             command("3", 4, categories={"Customer": {"Shoe Size": 44}})]
+    results = await sink.write(batch)
+    assert [r.outcome for r in results] == [Outcome.APPLIED, Outcome.ALREADY_APPLIED, Outcome.REJECTED,
+                                            Outcome.REJECTED]
+    assert results[0].workspace == results[1].workspace
+    assert results[0].workspace is not None
+    assert results[0].workspace.url == f"https://ecm.example.com/otcs/cs/app/nodes/{results[0].workspace.node_id}"
+    assert results[2].reason is DeadLetterReason.MAPPING_FAILED and "Vendor" in (results[2].detail or "")
+    assert "Shoe Size" in (results[3].detail or "")
+    (ws,) = (await admin(emulator, "state"))["workspaces"]
+    assert sorted(map(str, ws["categories"].values())) >= ["1", "Europe"]
+
+
+async def test_a_replayed_command_is_answered_from_the_ledger(sink: OpenTextSink, emulator: RunningEmulator) -> None:
+    await sink.write([command("7", 1)])
+    calls_before = await admin(emulator, "calls")
+    (result,) = await sink.write([command("7", 1)])
+    assert result.outcome is Outcome.ALREADY_APPLIED
+    assert await admin(emulator, "calls") == calls_before
+
+
+async def test_transient_failure_leaves_later_commands_of_that_object_unfinished(
+    sink: OpenTextSink, emulator: RunningEmulator
+) -> None:
+    await sink.write([command("warm-up", 0)])  # types and forms cached, so the next calls are lookups/creates
+    await admin(emulator, "faults", "POST", {"error_rate": 1.0, "error_kind": "503", "retry_after_s": 2})
+    results = await sink.write([command("8", 1), command("8", 2)])
+    assert [r.finished for r in results] == [False, False]
+    assert results[0].retry_after == 2
+    await admin(emulator, "faults", "POST", {"error_rate": 0.0})
+    results = await sink.write([command("8", 1), command("8", 2)])
+    assert [r.outcome for r in results] == [Outcome.APPLIED, Outcome.ALREADY_APPLIED]
