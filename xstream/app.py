@@ -106,7 +106,7 @@ class ObservabilityService(mode.Service):
         await self.server.stop()
 
 
-def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None) -> faust.Worker:
+def build_worker(settings: Settings, *, datadir: Path, catalog: TopicCatalog | None = None) -> faust.Worker:
     catalog = catalog or load_catalog(prefix=settings.kafka.topic_prefix)
     rules = load_rules(settings)
     metrics, health, clock = Metrics(), Health(settings.observability.stall_after_s), SystemClock()
@@ -115,7 +115,6 @@ def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None) -> 
         status=catalog.one(Role.STATUS).name,
         dead_letter=catalog.one(Role.DEAD_LETTER).name,
     )
-    datadir = Path(tempfile.mkdtemp(prefix="xstream-faust-"))
     app = build_faust_app(settings, datadir)
     cdc_workspace.register(
         app, rules=rules, commands_topic=topics.commands, dead_letter_topic=topics.dead_letter,
@@ -132,7 +131,7 @@ def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None) -> 
 
     def make_runner() -> SinkRunner:
         return SinkRunner(
-            consumer=make_consumer(settings.kafka, group, topics.commands),
+            consumer=make_consumer(settings.kafka, group),
             producer=make_producer(settings.kafka, "sink-opentext"),
             sink=OpenTextSink(settings.opentext, Ledger()),
             topics=topics,
@@ -160,6 +159,9 @@ def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None) -> 
 
 def run_worker(settings: Settings) -> None:
     configure_logging(settings.observability)
+    url = settings.opentext.base_url
     log.info("worker starting", extra={"bootstrap": settings.kafka.bootstrap, "flavour": settings.kafka.flavour.value,
-                                       "opentext": str(settings.opentext.base_url), "app_id": settings.worker.app_id})
-    build_worker(settings).execute_from_commandline()
+                                       "opentext": f"{url.scheme}://{url.host}:{url.port}{url.path or ''}",
+                                       "app_id": settings.worker.app_id})
+    with tempfile.TemporaryDirectory(prefix="xstream-faust-") as datadir:
+        build_worker(settings, datadir=Path(datadir)).execute_from_commandline()

@@ -39,10 +39,15 @@ def decode_change(
         return Tombstone(key=decoded_key, record=record)
     if not isinstance(doc, dict):
         raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"expected a JSON object, got {type(doc).__name__}")
-    if "op" in doc:
-        return _from_envelope(doc, decoded_key or {}, record)
-    if "__op" in doc or "__deleted" in doc:
-        return _from_flattened(doc, decoded_key or {}, record)
+    try:
+        if "op" in doc:
+            return _from_envelope(doc, decoded_key or {}, record)
+        if "__op" in doc or "__deleted" in doc:
+            return _from_flattened(doc, decoded_key or {}, record)
+    except ValidationError as exc:  # a field of the wrong JSON type (e.g. "table": 5)
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"{where}: {first['msg']}") from exc
     raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, "neither a Debezium envelope (op) nor a flattened row (__op)")
 
 
@@ -70,9 +75,9 @@ def _loads(raw: bytes, error: type[KeyDecodeError] | type[ValueDecodeError]) -> 
 
 
 def _op(raw: Any) -> Op:
-    if raw in _OPS:
+    if isinstance(raw, str) and raw in _OPS:
         return _OPS[raw]
-    what = _UNSUPPORTED_OPS.get(raw, "unknown")
+    what = _UNSUPPORTED_OPS.get(raw, "unknown") if isinstance(raw, str) else "unknown"
     raise ValueDecodeError(DeadLetterReason.UNKNOWN_OP, f"op {raw!r} ({what}) is not a row change")
 
 
@@ -105,7 +110,7 @@ def _from_flattened(doc: dict[str, Any], key: dict[str, Any], record: RecordRef)
     position = _position({k[2:]: v for k, v in doc.items() if k.startswith("__")})
     table = doc.get("__table")
     source = SourceInfo(
-        table=str(table) if table else None,
+        table=table or None,  # validated as text by SourceInfo: a table that is not a string is garbage
         db=doc.get("__db"),
         snapshot=str(doc.get("__snapshot", "false")).lower() not in ("false", ""),
         position=position,

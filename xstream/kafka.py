@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from xstream.errors import ConfigError
 from xstream.settings import KafkaSettings
 from xstream.topics import TopicSpec
 
@@ -26,10 +27,13 @@ def make_producer(kafka: KafkaSettings, client_suffix: str) -> AIOKafkaProducer:
     )
 
 
-def make_consumer(kafka: KafkaSettings, group_id: str, *topics: str) -> AIOKafkaConsumer:
+MAX_POLL_INTERVAL_MS = 300_000
+
+
+def make_consumer(kafka: KafkaSettings, group_id: str) -> AIOKafkaConsumer:
+    """A consumer with manual commits; the caller subscribes (with its rebalance listener)."""
     profile = kafka.profile
     return AIOKafkaConsumer(
-        *topics,
         bootstrap_servers=kafka.bootstrap,
         client_id=f"{kafka.client_id}-{group_id}",
         group_id=group_id,
@@ -39,6 +43,7 @@ def make_consumer(kafka: KafkaSettings, group_id: str, *topics: str) -> AIOKafka
         heartbeat_interval_ms=profile.heartbeat_interval_ms,
         rebalance_timeout_ms=profile.rebalance_timeout_ms,
         isolation_level="read_uncommitted",
+        max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
     )
 
 
@@ -60,11 +65,16 @@ async def apply_topics(kafka: KafkaSettings, specs: list[TopicSpec]) -> ApplyRes
                 existing.append(spec.name)
                 continue
             topic = NewTopic(spec.name, spec.partitions, kafka.replication_factor, topic_configs=spec.config())
-            try:
-                await admin.create_topics([topic])
-                created.append(spec.name)
-            except TopicAlreadyExistsError:
-                existing.append(spec.name)
+            response = await admin.create_topics([topic])
+            # create_topics reports per-topic errors in the response instead of raising them.
+            for name, code, *detail in response.topic_errors:
+                if code == 0:
+                    created.append(name)
+                elif code == TopicAlreadyExistsError.errno:
+                    existing.append(name)
+                else:
+                    error = for_code(code)
+                    raise ConfigError(f"cannot create topic {name}: {error.__name__} {detail[0] if detail else ''}")
         return ApplyResult(created, existing)
     finally:
         await admin.close()

@@ -47,6 +47,10 @@ class Attempts:
     started: float
     made: int = field(default=1)
 
+    def remaining(self) -> float:
+        """Seconds left before the deadline (never negative)."""
+        return max(0.0, self.policy.deadline_s - (self.policy.monotonic() - self.started))
+
     async def backoff(self, retry_after: float | None = None) -> bool:
         if self.made >= self.policy.attempts:
             return False

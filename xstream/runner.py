@@ -16,13 +16,21 @@ sink stop; a record is never acknowledged without its outcome published.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import RecordMetadata
 
 from xstream.codec import decode_model, encode
 from xstream.errors import DeadLetterReason, DecodeError
@@ -60,6 +68,7 @@ class SinkRunner:
         health: Health,
         group_id: str,
         batch_max: int = 200,
+        stop_budget_s: float = 30.0,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
@@ -72,29 +81,41 @@ class SinkRunner:
         self._health = health
         self._group = group_id
         self._batch_max = batch_max
+        self._stop_budget_s = stop_budget_s
         self._paused_until: dict[TopicPartition, float] = {}
         self._positions: dict[TopicPartition, int] = {}
+        self._finished: dict[TopicPartition, dict[str, SinkResult]] = {}
+        """Results of commands that finished in a batch whose retry budget then ran out: the re-read
+        batch reuses them, so "applied" is reported as applied and nothing is applied twice."""
         self._stopping = asyncio.Event()
+        self._stopped = asyncio.Event()
         self.component = f"sink:{sink.name}"
 
     async def start(self) -> None:
         self._health.expect(self.component)
         await self._producer.start()
         await self._consumer.start()
+        self._consumer.subscribe([self._topics.commands], listener=_Rebalance(self))
         await self._sink.start()
 
     async def run(self) -> None:
         self._health.ready(self.component)
-        while not self._stopping.is_set():
-            self._resume_due()
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_max)
-            for tp in self._consumer.assignment() - batches.keys():
-                self._health.waiting(tp.topic, tp.partition, self._lag(tp))
-            if batches:
-                await asyncio.gather(*(self.handle(tp, records) for tp, records in batches.items()))
+        try:
+            while not self._stopping.is_set():
+                self._resume_due()
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_max)
+                for tp in self._consumer.assignment() - batches.keys():
+                    self._health.waiting(tp.topic, tp.partition, self._lag(tp))
+                if batches:
+                    await asyncio.gather(*(self.handle(tp, records) for tp, records in batches.items()))
+        finally:
+            self._stopped.set()
 
     async def stop(self) -> None:
+        """Let the batch in flight finish (within the stop budget), then close the clients."""
         self._stopping.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), self._stop_budget_s)
         await self._sink.close()
         await self._consumer.stop()
         await self._producer.stop()
@@ -102,16 +123,29 @@ class SinkRunner:
     async def handle(self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """1 decode  2 sink write (retried)  3 status and dead letters produced + flushed  4 commit."""
         commands, undecodable = self._decode(records)
-        results = await self._write_with_retry([command for _, command in commands])
-        if results is None:
-            self._pause(tp, records[0].offset)
+        known = self._finished.pop(tp, {})
+        results, retry_after = await self._write_with_retry([command for _, command in commands], known)
+        if not all(result.finished for result in results):
+            self._finished[tp] = {c.idempotency_key: r for (_, c), r in zip(commands, results, strict=True)
+                                  if r.finished}
+            self._pause(tp, records[0].offset, retry_after)
             return
-        sends = [self._dead_letter(record, error) for record, error in undecodable]
+        sends = [await self._dead_letter(record, error) for record, error in undecodable]
         for (record, command), result in zip(commands, results, strict=True):
-            sends.extend(self._outcome(record, command, result))
+            sends.extend([await send for send in self._outcome(record, command, result)])
         await asyncio.gather(*sends)
         self._positions[tp] = records[-1].offset + 1
         await self._commit(tp, records[-1].offset + 1)
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        """A revoked partition's state goes with it; its new owner re-reads from the last commit."""
+        for tp in partitions:
+            self._paused_until.pop(tp, None)
+            self._positions.pop(tp, None)
+            self._finished.pop(tp, None)
+            with contextlib.suppress(KeyError):
+                self._metrics.lag.remove(self._group, tp.topic, str(tp.partition))
+        self._health.forget((tp.topic, tp.partition) for tp in partitions)
 
     def _decode(
         self, records: Sequence[ConsumerRecord[bytes, bytes]]
@@ -126,32 +160,47 @@ class SinkRunner:
                 bad.append((record, exc))
         return good, bad
 
-    async def _write_with_retry(self, commands: list[WorkspaceCommand]) -> list[SinkResult] | None:
-        """Per-command results, or None when transient failures outlasted the retry budget."""
-        results: list[SinkResult | None] = [None] * len(commands)
+    async def _write_with_retry(
+        self, commands: list[WorkspaceCommand], known: dict[str, SinkResult]
+    ) -> tuple[list[SinkResult], float | None]:
+        """Results per command; some stay unfinished when transient failures outlast the retry budget.
+
+        Each attempt is bounded by what is left of the deadline, so a slow target cannot hold the
+        consumer past its poll interval. Returns the largest Retry-After the target asked for.
+        """
+        unfinished = SinkResult.transient("not attempted")
+        results = [known.get(c.idempotency_key, unfinished) for c in commands]
         attempts = self._retry.start()
+        retry_after: float | None = None
         while True:
-            pending = [i for i, r in enumerate(results) if r is None or not r.finished]
+            pending = [i for i, r in enumerate(results) if not r.finished]
             if not pending:
-                return [r for r in results if r is not None]
+                return results, retry_after
             started = time.perf_counter()
-            fresh = await self._sink.write([commands[i] for i in pending])
-            self._metrics.sink_latency.labels(self._sink.name).observe(time.perf_counter() - started)
+            try:
+                async with asyncio.timeout(attempts.remaining()):
+                    fresh = await self._sink.write([commands[i] for i in pending])
+            except TimeoutError:
+                log.warning("sink attempt ran out of time", extra={"sink": self._sink.name, "pending": len(pending)})
+                return results, retry_after
+            finally:
+                self._metrics.sink_latency.labels(self._sink.name).observe(time.perf_counter() - started)
             for i, result in zip(pending, fresh, strict=True):
                 results[i] = result
-            unfinished = [r for r in fresh if not r.finished]
-            if not unfinished:
+            still = [r for r in fresh if not r.finished]
+            if not still:
                 continue
             self._metrics.retries.labels(self._sink.name).inc()
-            retry_after = max((r.retry_after or 0.0) for r in unfinished) or None
-            log.warning("sink attempt unfinished", extra={"sink": self._sink.name, "unfinished": len(unfinished),
-                                                          "detail": unfinished[0].detail})
+            retry_after = max((r.retry_after or 0.0) for r in still) or None
+            log.warning("sink attempt unfinished", extra={"sink": self._sink.name, "unfinished": len(still),
+                                                          "detail": still[0].detail})
             if not await attempts.backoff(retry_after):
-                return None
+                return results, retry_after
 
     def _outcome(self, record: ConsumerRecord[bytes, bytes], command: WorkspaceCommand,
-                 result: SinkResult) -> list[asyncio.Future[object]]:
-        outcome = result.outcome or Outcome.DEAD_LETTERED
+                 result: SinkResult) -> list[Awaitable[asyncio.Future[RecordMetadata]]]:
+        outcome = result.outcome
+        assert outcome is not None, "only finished results are published"
         self._metrics.commands.labels(self._sink.name, outcome.value).inc()
         log.info("command finished", extra={"outcome": outcome.value, "idempotency_key": command.idempotency_key,
                                             "business_object": command.kafka_key, "sink": self._sink.name})
@@ -174,7 +223,7 @@ class SinkRunner:
         return sends
 
     def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: DecodeError,
-                     idempotency_key: str | None = None) -> asyncio.Future[object]:
+                     idempotency_key: str | None = None) -> Awaitable[asyncio.Future[RecordMetadata]]:
         self._metrics.dead_letters.labels("sink", error.reason.value).inc()
         letter = DeadLetter(
             reason=error.reason,
@@ -189,11 +238,13 @@ class SinkRunner:
         )
         return self._send(self._topics.dead_letter, record.key, encode(letter), idempotency_key)
 
-    def _send(self, topic: str, key: bytes | None, value: bytes, idempotency_key: str | None) -> asyncio.Future[object]:
+    def _send(self, topic: str, key: bytes | None, value: bytes,
+              idempotency_key: str | None) -> Awaitable[asyncio.Future[RecordMetadata]]:
+        """Enqueue (awaited in order, so per-key order holds); the returned future is the delivery."""
         headers = [("xstream-origin", ORIGIN.encode())]
         if idempotency_key:
             headers.append(("xstream-idempotency-key", idempotency_key.encode()))
-        return asyncio.ensure_future(self._producer.send_and_wait(topic, value=value, key=key, headers=headers))
+        return self._producer.send(topic, value=value, key=key, headers=headers)
 
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
         try:
@@ -214,13 +265,16 @@ class SinkRunner:
         self._metrics.lag.labels(self._group, tp.topic, str(tp.partition)).set(lag)
         return lag
 
-    def _pause(self, tp: TopicPartition, first_offset: int) -> None:
+    def _pause(self, tp: TopicPartition, first_offset: int, retry_after: float | None) -> None:
+        if tp not in self._consumer.assignment():
+            return  # revoked while retrying: the new owner re-reads from the last commit
+        pause_s = max(self._pause_s, retry_after or 0.0)
         self._metrics.paused.labels(self._sink.name).inc()
-        log.error("retries exhausted; pausing partition", extra={"partition": str(tp), "pause_s": self._pause_s})
+        log.error("retries exhausted; pausing partition", extra={"partition": str(tp), "pause_s": pause_s})
         self._positions.setdefault(tp, first_offset)
         self._consumer.seek(tp, first_offset)
         self._consumer.pause(tp)
-        self._paused_until[tp] = time.monotonic() + self._pause_s
+        self._paused_until[tp] = time.monotonic() + pause_s
 
     def _resume_due(self) -> None:
         now = time.monotonic()
@@ -229,3 +283,14 @@ class SinkRunner:
                 del self._paused_until[tp]
                 if tp in self._consumer.assignment():
                     self._consumer.resume(tp)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: SinkRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self._runner.forget(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log.info("partitions assigned", extra={"partitions": sorted(str(tp) for tp in assigned)})

@@ -147,6 +147,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
+        if self.retry.deadline_s > 240:
+            raise ValueError("retry.deadline_s must stay under 240 s: a batch may not hold the consumer past "
+                             "its 300 s poll interval")
         if self.retry.base_delay_s > self.retry.max_delay_s:
             raise ValueError("retry.base_delay_s must not exceed retry.max_delay_s")
         if self.worker.rules_file is not None and not self.worker.rules_file.is_file():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from typing import Any
 
@@ -113,7 +114,9 @@ async def test_malformed_records_are_dead_lettered_and_the_flow_goes_on(stack: S
         ["malformed_json", "missing_field", "wrong_envelope", "missing_field"])
     assert all(letter["detail"] and letter["source"]["topic"] == stack.cdc_topic for letter in letters)
     malformed = next(letter for letter in letters if letter["reason"] == "malformed_json")
-    assert malformed["value"] == {"encoding": "utf-8", "data": '{"op": "c", "after": {'}
+    original = b'{"op": "c", "after": {'
+    assert malformed["value"] == {"encoding": "utf-8", "data": original.decode(), "size": len(original),
+                                  "truncated": False, "sha256": hashlib.sha256(original).hexdigest()}
     assert malformed["key"]["data"] == key.decode()
     assert len((await stack.admin("state"))["workspaces"]) == 3
 
@@ -156,6 +159,9 @@ async def test_a_worker_killed_mid_flow_is_replaced_without_duplicates(stack: St
     state = await stack.admin("state")
     assert all(len(found) == 1 for found in workspaces_by_bo(state).values())
     assert len(state["workspaces"]) == 30
+    # at-least-once: every command has a status event (a repeat after the crash says already_applied)
+    keys = {f"SAP_PRD/KNA1/{b}".encode() for b in scenario.customers}
+    assert await collector.wait_for(lambda: {r.key for r in collector.records[status_topic]} >= keys, TIMEOUT_S)
 
 
 async def test_worker_serves_health_readiness_and_metrics(stack: Stack) -> None:

@@ -153,7 +153,7 @@ json_values = st.recursive(
 )
 
 
-@given(op=st.sampled_from(["c", "u", "d", "r", "t", "x", None, 1]), before=json_values, after=json_values,
+@given(op=st.sampled_from(["c", "u", "d", "r", "t", "x", None, 1]) | json_values, before=json_values, after=json_values,
        source=json_values, wrapped=st.booleans())
 def test_arbitrary_envelopes_decode_or_fail_typed(op, before, after, source, wrapped) -> None:
     doc = {"op": op, "before": before, "after": after, "source": source}
@@ -163,3 +163,17 @@ def test_arbitrary_envelopes_decode_or_fail_typed(op, before, after, source, wra
         return
     assert isinstance(event, ChangeEvent)
     assert event.op.value == op
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        envelope(["c"]),  # unhashable op
+        envelope("c", source={"table": 5, "connector": ["pg"], "lsn": 1}),
+        {"__op": "c", "__table": {"x": 1}, "customer_id": "1"},
+    ],
+)
+def test_fields_of_the_wrong_json_type_are_wrong_envelopes(doc: dict) -> None:
+    with pytest.raises(ValueDecodeError) as caught:
+        decode(doc)
+    assert caught.value.reason in (DeadLetterReason.WRONG_ENVELOPE, DeadLetterReason.UNKNOWN_OP)

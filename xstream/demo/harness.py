@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -23,6 +24,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from xstream.demo.scenario import CdcRecord
 from xstream.embedded import die_with_parent, free_port
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -119,10 +122,16 @@ class Collector:
         return self
 
     async def _pump(self) -> None:
-        while True:
-            batches = await self._consumer.getmany(timeout_ms=200)
-            for tp, records in batches.items():
-                self.records[tp.topic].extend(records)
+        try:
+            while True:
+                batches = await self._consumer.getmany(timeout_ms=200)
+                for tp, records in batches.items():
+                    self.records[tp.topic].extend(records)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("collector stopped reading")
+            raise
 
     async def wait_for(self, done: Callable[[], bool], timeout_s: float,
                        on_tick: Callable[[], None] | None = None) -> bool:

@@ -8,6 +8,7 @@ becomes a dead letter too, and the flow goes on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import faust
@@ -58,7 +59,12 @@ def register(
             occurred_at=clock.now(),
         )
         log.warning("dead letter", extra={"reason": reason.value, "detail": detail, "record": str(record)})
-        await dead_letters.send(key=message.key, value=encode(letter), headers=origin)
+        await deliver(dead_letters, message.key, encode(letter), origin)
+
+    async def deliver(topic: faust.TopicT, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        """Send and wait for the broker's ack, so a failed send is seen before the event is acknowledged."""
+        delivery = await topic.send(key=key, value=value, headers=headers)
+        await delivery
 
     @app.agent(source, name=FLOW)
     async def cdc_to_workspace(stream: faust.StreamT[bytes]) -> None:
@@ -72,10 +78,8 @@ def register(
                 if isinstance(outcome, Emit):
                     metrics.events.labels(FLOW, "command").inc()
                     command = outcome.command
-                    await commands.send(
-                        key=command.kafka_key.encode(), value=encode(command),
-                        headers=[*origin, ("xstream-idempotency-key", command.idempotency_key.encode())],
-                    )
+                    await deliver(commands, command.kafka_key.encode(), encode(command),
+                                  [*origin, ("xstream-idempotency-key", command.idempotency_key.encode())])
                 elif isinstance(outcome, Skip):
                     metrics.events.labels(FLOW, "skipped").inc()
                     if outcome.tombstone is not None:
@@ -86,6 +90,13 @@ def register(
             except Exception as exc:  # noqa: BLE001 - an agent must never raise (faust would ack and drop)
                 log.exception("unexpected error in flow", extra={"record": str(record)})
                 metrics.events.labels(FLOW, "dead_lettered").inc()
-                await dead_letter(message, record, "map", DeadLetterReason.MAPPING_FAILED,
-                                  f"unexpected {type(exc).__name__}: {exc}")
+                try:
+                    await dead_letter(message, record, "map", DeadLetterReason.MAPPING_FAILED,
+                                      f"unexpected {type(exc).__name__}: {exc}")
+                except Exception as fatal:  # noqa: BLE001 - the broker refuses even the dead letter
+                    # Not acknowledging is the only safe move: stop the worker before this event is
+                    # acked; a restarted worker re-reads it from the last commit.
+                    log.critical("cannot dead-letter; stopping the worker", extra={"record": str(record)})
+                    await app.crash(fatal)
+                    await asyncio.Event().wait()
 

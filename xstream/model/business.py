@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+# OpenText strips identifiers; an id that is blank after stripping identifies nothing.
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 
 
 class BusinessObject(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    ext_system_id: str = Field(min_length=1)
-    bo_type: str = Field(min_length=1)
-    bo_id: str = Field(min_length=1)
+    ext_system_id: Identifier
+    bo_type: Identifier
+    bo_id: Identifier
 
     @property
     def kafka_key(self) -> str:

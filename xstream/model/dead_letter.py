@@ -7,6 +7,7 @@ an operator can fix the cause and re-drive the record; nothing is silently dropp
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import datetime
 from typing import Literal
 
@@ -18,18 +19,29 @@ from xstream.model.record import RecordRef
 Stage = Literal["decode", "map", "sink"]
 
 
+MAX_KEPT_BYTES = 65_536
+"""Payloads are cut to this so a dead letter always fits the broker's message size limit."""
+
+
 class Payload(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     encoding: Literal["utf-8", "base64"]
     data: str
+    size: int
+    """Size of the original payload in bytes."""
+    truncated: bool = False
+    sha256: str
+    """Digest of the original payload: identifies it when ``data`` was truncated."""
 
     @classmethod
-    def of(cls, raw: bytes) -> Payload:
+    def of(cls, raw: bytes, limit: int = MAX_KEPT_BYTES) -> Payload:
+        kept = raw[:limit]
+        common = {"size": len(raw), "truncated": len(raw) > limit, "sha256": hashlib.sha256(raw).hexdigest()}
         try:
-            return cls(encoding="utf-8", data=raw.decode("utf-8"))
+            return cls(encoding="utf-8", data=kept.decode("utf-8"), **common)
         except UnicodeDecodeError:
-            return cls(encoding="base64", data=base64.b64encode(raw).decode("ascii"))
+            return cls(encoding="base64", data=base64.b64encode(kept).decode("ascii"), **common)
 
     def to_bytes(self) -> bytes:
         return self.data.encode("utf-8") if self.encoding == "utf-8" else base64.b64decode(self.data)

@@ -14,6 +14,8 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from xstream.clients.opentext import (
     BusinessObjectRef,
     OpenTextClient,
@@ -21,7 +23,14 @@ from xstream.clients.opentext import (
     WorkspaceType,
     resolve_categories,
 )
-from xstream.errors import DeadLetterReason, MappingError, SinkBackpressure, SinkError, SinkUnavailable
+from xstream.errors import (
+    AuthenticationFailed,
+    DeadLetterReason,
+    MappingError,
+    SinkBackpressure,
+    SinkError,
+    SinkUnavailable,
+)
 from xstream.model.commands import EnsureWorkspace, WorkspaceCommand
 from xstream.model.results import SinkResult
 from xstream.model.status import WorkspaceLink
@@ -41,7 +50,15 @@ class OpenTextSink:
         self._limit = asyncio.Semaphore(settings.concurrency)
 
     async def start(self) -> None:
-        await self._client.login()
+        """Log in early so wrong credentials stop the worker at start; an unreachable server does not.
+
+        While OpenText is down the commands stay unfinished, the runner pauses their partitions and
+        the client logs in on the first call that gets through.
+        """
+        try:
+            await self._client.login()
+        except SinkUnavailable as exc:
+            log.warning("OpenText unavailable at start; will log in on first use", extra={"error": str(exc)})
 
     async def close(self) -> None:
         await self._client.close()
@@ -75,10 +92,20 @@ class OpenTextSink:
             return SinkResult.transient(str(exc), retry_after=exc.retry_after)
         except SinkUnavailable as exc:
             return SinkResult.transient(str(exc))
+        except AuthenticationFailed as exc:
+            # Wrong or rotated credentials fail every command alike: an outage to wait out (partitions
+            # pause, /readyz reports the stall), not a reason to dead-letter every command.
+            log.error("OpenText refused our credentials", extra={"error": str(exc)})
+            return SinkResult.transient(f"authentication failed: {exc}")
         except MappingError as exc:
             return SinkResult.rejected(exc.reason, exc.detail)
         except SinkError as exc:
             return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, f"{type(exc).__name__}: {exc}")
+        except ValidationError as exc:
+            return SinkResult.rejected(DeadLetterReason.INVALID_COMMAND, f"cannot build the request: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one poison command must not crash-loop the worker
+            log.exception("unexpected error applying a command", extra={"idempotency_key": command.idempotency_key})
+            return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, f"unexpected {type(exc).__name__}: {exc}")
         link = WorkspaceLink(node_id=ensured.node_id, url=self._settings.workspace_url(ensured.node_id))
         self._ledger.put(command.idempotency_key, link)
         return SinkResult.applied(link) if ensured.created else SinkResult.already_applied(link)
