@@ -123,7 +123,7 @@ def build_worker(settings: Settings, *, datadir: Path, catalog: TopicCatalog | N
     )
     health.expect("faust", "sink:opentext")
 
-    async def faust_ready(sender: Any, **_: Any) -> None:
+    async def faust_ready(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         health.ready("faust")
 
     app.on_rebalance_complete.connect(faust_ready)

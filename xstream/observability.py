@@ -122,8 +122,7 @@ class ObservabilityServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._settings.host, self._settings.port)
         await site.start()
-        server = site._server  # noqa: SLF001 - aiohttp exposes the bound port nowhere else
-        self.port = server.sockets[0].getsockname()[1] if server and server.sockets else self._settings.port
+        self.port = int(self._runner.addresses[0][1]) if self._runner.addresses else self._settings.port
 
     async def stop(self) -> None:
         await self._runner.cleanup()

@@ -22,7 +22,8 @@ class RetryPolicy:
     max_delay_s: float
     deadline_s: float
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    random: Callable[[], float] = random.random
+    jitter: Callable[[], float] = random.random
+    """Uniform in [0, 1); injected by tests."""
     monotonic: Callable[[], float] = time.monotonic
 
     @classmethod
@@ -31,8 +32,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**attempt)]; at least ``retry_after``."""
-        ceiling = min(self.max_delay_s, self.base_delay_s * (2 ** attempt))
-        jittered = self.random() * ceiling
+        ceiling = min(self.max_delay_s, self.base_delay_s * (2.0 ** attempt))
+        jittered = self.jitter() * ceiling
         return max(jittered, retry_after or 0.0)
 
     def start(self) -> Attempts:

@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from aiokafka import (
     AIOKafkaConsumer,
@@ -244,7 +245,8 @@ class SinkRunner:
         headers = [("xstream-origin", ORIGIN.encode())]
         if idempotency_key:
             headers.append(("xstream-idempotency-key", idempotency_key.encode()))
-        return self._producer.send(topic, value=value, key=key, headers=headers)
+        return cast(Awaitable["asyncio.Future[RecordMetadata]"],
+                    self._producer.send(topic, value=value, key=key, headers=headers))
 
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
         try:

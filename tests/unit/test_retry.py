@@ -14,7 +14,7 @@ def policy(**kw) -> tuple[RetryPolicy, list[float]]:
         clock[0] += seconds
 
     defaults = dict(attempts=5, base_delay_s=1.0, max_delay_s=8.0, deadline_s=100.0)
-    return RetryPolicy(**{**defaults, **kw}, sleep=sleep, random=lambda: 1.0, monotonic=lambda: clock[0]), slept
+    return RetryPolicy(**{**defaults, **kw}, sleep=sleep, jitter=lambda: 1.0, monotonic=lambda: clock[0]), slept
 
 
 async def test_backoff_doubles_up_to_the_cap_then_the_attempts_run_out() -> None:
@@ -27,7 +27,7 @@ async def test_backoff_doubles_up_to_the_cap_then_the_attempts_run_out() -> None
 
 async def test_full_jitter_draws_between_zero_and_the_ceiling() -> None:
     p, _ = policy()
-    p.random = lambda: 0.25
+    p.jitter = lambda: 0.25
     assert p.delay(3) == 2.0  # 0.25 * min(8, 1 * 2**3)
 
 

@@ -17,6 +17,7 @@ from xstream.errors import DeadLetterReason
 from xstream.model.record import RecordRef
 
 Stage = Literal["decode", "map", "sink"]
+Encoding = Literal["utf-8", "base64"]
 
 
 MAX_KEPT_BYTES = 65_536
@@ -26,7 +27,7 @@ MAX_KEPT_BYTES = 65_536
 class Payload(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    encoding: Literal["utf-8", "base64"]
+    encoding: Encoding
     data: str
     size: int
     """Size of the original payload in bytes."""
@@ -37,11 +38,13 @@ class Payload(BaseModel):
     @classmethod
     def of(cls, raw: bytes, limit: int = MAX_KEPT_BYTES) -> Payload:
         kept = raw[:limit]
-        common = {"size": len(raw), "truncated": len(raw) > limit, "sha256": hashlib.sha256(raw).hexdigest()}
+        size, truncated, digest = len(raw), len(raw) > limit, hashlib.sha256(raw).hexdigest()
+        encoding: Encoding
         try:
-            return cls(encoding="utf-8", data=kept.decode("utf-8"), **common)
+            text, encoding = kept.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
-            return cls(encoding="base64", data=base64.b64encode(kept).decode("ascii"), **common)
+            text, encoding = base64.b64encode(kept).decode("ascii"), "base64"
+        return cls(encoding=encoding, data=text, size=size, truncated=truncated, sha256=digest)
 
     def to_bytes(self) -> bytes:
         return self.data.encode("utf-8") if self.encoding == "utf-8" else base64.b64decode(self.data)

@@ -31,8 +31,9 @@ class CategoryKeyMap:
 
     def category(self, name: str) -> CategoryInfo:
         """By exact title, else by case-insensitive title, else by id; unknown or ambiguous -> MappingError."""
-        return _pick(name, [(c.title, c) for c in self.categories], {c.id: c for c in self.categories},
-                     what="category")
+        found: CategoryInfo = _pick(name, [(c.title, c) for c in self.categories], {c.id: c for c in self.categories},
+                                    what="category")
+        return found
 
     def resolve(self, category: str, attribute: str) -> tuple[str, str]:
         """(category title, attribute title) -> (cat_id, attribute key); MappingError if unknown."""

@@ -14,6 +14,7 @@ import math
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from xstream.emulators.opentext import views
 from xstream.emulators.opentext.admin import add_admin_routes
@@ -64,7 +65,7 @@ def build_opentext_app(config: OpenTextEmulatorConfig, state: OpenTextState | No
     return app
 
 
-def _api_middleware(state: OpenTextState, base_path: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def _api_middleware(state: OpenTextState, base_path: str) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(f"{base_path}/api/"):
