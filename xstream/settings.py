@@ -86,11 +86,27 @@ class OpenTextSettings(BaseModel):
     """Where people open workspaces (SmartUI); defaults to base_url."""
     username: str = "Admin"
     password: SecretStr = SecretStr("livelink")
+    otds_url: HttpUrl | None = None
+    """OTDS base URL (e.g. https://otds.example.com); with otds_client_id: OAuth2 client credentials
+    at {otds_url}/otdsws/oauth2/token, sent as ``Authorization: Bearer`` instead of a ticket login."""
+    otds_client_id: str | None = None
+    otds_client_secret: SecretStr | None = None
     connect_timeout_s: Annotated[float, Field(gt=0)] = 5.0
     request_timeout_s: Annotated[float, Field(gt=0)] = 30.0
     max_connections: Annotated[int, Field(ge=1)] = 16
     concurrency: Annotated[int, Field(ge=1)] = 8
     """Commands applied to OpenText at once per worker (different business objects only)."""
+
+    @model_validator(mode="after")
+    def _otds_complete(self) -> OpenTextSettings:
+        given = [self.otds_url is not None, self.otds_client_id is not None, self.otds_client_secret is not None]
+        if any(given) and not all(given):
+            raise ValueError("otds_url, otds_client_id and otds_client_secret go together")
+        return self
+
+    @property
+    def uses_otds(self) -> bool:
+        return self.otds_client_id is not None
 
     def workspace_url(self, node_id: int) -> str:
         base = str(self.public_url or self.base_url).rstrip("/")
