@@ -73,7 +73,7 @@ async def bench_end_to_end(scenario: sc.Scenario) -> dict[str, float]:
                 await produce(broker.bootstrap, sc.TOPIC, scenario.records)
                 await collector.wait_for(lambda: len(collector.records[status]) >= scenario.expected_commands, 600)
                 elapsed = time.perf_counter() - started
-                rss = peak_rss_mib(worker._proc.pid) if worker._proc else float("nan")
+                rss = peak_rss_mib(worker.pid) if worker.pid else float("nan")
                 async with aiohttp.ClientSession() as http, http.get(f"{emulator.admin_url}/calls") as resp:
                     calls = await resp.json()
             finally:

@@ -40,10 +40,22 @@ def _parser() -> argparse.ArgumentParser:
 
     emulate = sub.add_parser("emulate", help="run an emulator of a target system")
     esub = emulate.add_subparsers(dest="system", required=True)
-    ot = esub.add_parser("opentext", help="OpenText Content Server REST API emulator. Default user: Admin / livelink")
+    ot = esub.add_parser(
+        "opentext", help="OpenText Content Server REST API emulator",
+        description="OpenText Content Server REST API emulator (business workspaces, nodes, documents, versions, "
+                    "categories, workflows, audit; OTDS tokens). Default user: Admin / livelink; default OTDS "
+                    "client: xstream / xstream-secret. State and call counts: GET /admin/state, /admin/calls.")
     ot.add_argument("--host", default="127.0.0.1")
     ot.add_argument("--port", type=int, default=8181)
     ot.add_argument("--base-path", default="/otcs/cs", help="CGI path, e.g. /otcs/cs, /cs/cs, /OTCS/cs.exe")
+    ot.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD",
+                    help="a user that may log in (repeatable); default Admin:livelink")
+    ot.add_argument("--ticket-lifetime", type=float, default=1800.0, metavar="SECONDS")
+    ot.add_argument("--db", type=Path, default=None, help="SQLite file: keep content across restarts")
+    ot.add_argument("--content-dir", type=Path, default=None, help="where document content is stored")
+    ot.add_argument("--faults", default="", metavar="SPEC",
+                    help="e.g. latency_ms=5-50,error_rate=0.1,error_kind=500|html500|503,retry_after_s=2,"
+                         "hang_rate=0.01,operations=nodes.create|versions.add")
 
     mapping = sub.add_parser("mapping", help="mapping rules")
     msub = mapping.add_subparsers(dest="mapping_command", required=True)
@@ -128,12 +140,24 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _emulate(args: argparse.Namespace) -> int:
-    from xstream.emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
+    from xstream.emulators.opentext import OpenTextEmulatorConfig, parse_fault_flags, start_opentext_emulator
+    from xstream.emulators.opentext.faults import FaultSpecError
+
+    try:
+        faults = parse_fault_flags(args.faults)
+    except FaultSpecError as exc:
+        raise ConfigError(f"--faults: {exc}") from exc
+    users = dict(u.split(":", 1) for u in args.user if ":" in u) or {"Admin": "livelink"}
+    if len(users) != len(args.user) and args.user:
+        raise ConfigError("--user takes NAME:PASSWORD")
+    config = OpenTextEmulatorConfig(host=args.host, port=args.port, base_path=args.base_path, users=users,
+                                    ticket_lifetime_s=args.ticket_lifetime, db_path=args.db,
+                                    content_dir=args.content_dir, faults=faults)
 
     async def serve() -> None:
-        emulator = await start_opentext_emulator(
-            OpenTextEmulatorConfig(host=args.host, port=args.port, base_path=args.base_path))
-        print(f"OpenText emulator on {emulator.url} (admin {emulator.admin_url}); user Admin / livelink", flush=True)
+        emulator = await start_opentext_emulator(config)
+        print(f"OpenText emulator on {emulator.url} (admin {emulator.admin_url}; OTDS {emulator.otds_url}); "
+              f"users: {', '.join(users)}", flush=True)
         try:
             await asyncio.Event().wait()
         finally:

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from pydantic import HttpUrl, SecretStr
 
+from tests.unit.clients.support import admin, settings_for
 from xstream.clients.opentext import (
     BusinessObjectRef,
     OpenTextClient,
@@ -33,29 +34,6 @@ from xstream.errors import (
 from xstream.settings import OpenTextSettings
 
 BO = BusinessObjectRef(ext_system_id="SAP", bo_type="KNA1", bo_id="0000050031")
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[RunningEmulator]:
-    emu = await start_opentext_emulator(OpenTextEmulatorConfig())
-    yield emu
-    await emu.stop()
-
-
-def settings_for(emu: RunningEmulator, **overrides: Any) -> OpenTextSettings:
-    return OpenTextSettings(base_url=HttpUrl(emu.url), **overrides)
-
-
-@pytest.fixture
-async def client(emulator) -> AsyncIterator[OpenTextClient]:
-    async with OpenTextClient(settings_for(emulator)) as c:
-        yield c
-
-
-async def admin(emu: RunningEmulator, method: str, path: str, **kw: Any) -> Any:
-    async with aiohttp.ClientSession() as http, http.request(method, f"{emu.admin_url}/{path}", **kw) as r:
-        assert r.status == 200, await r.text()
-        return await r.json()
 
 
 async def customer_request(client: OpenTextClient, name: str = "ACME Corp", bo: BusinessObjectRef = BO,
@@ -173,7 +151,8 @@ async def test_password_and_ticket_are_never_logged(client, emulator, caplog) ->
     await client.get_node(2000)
     assert "opentext: logged in as Admin" in caplog.text
     assert "livelink" not in caplog.text
-    assert client._ticket and client._ticket not in caplog.text
+    ticket = client._transport.auth.ticket
+    assert ticket and ticket not in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -249,6 +228,9 @@ async def test_a_shared_session_is_left_open(emulator) -> None:
         (500, {}, b"<html>An item with the name already exists</html>", SinkUnavailable),
         (500, {}, b'{"error": "Could not get a node for 5"}', TargetNotFound),
         (400, {}, b'{"error": "Could not get a node for 5"}', TargetNotFound),
+        (400, {}, b'{"error": "Sorry, the item you requested could not be accessed."}', TargetNotFound),
+        (500, {}, b'{"error": "Sorry, the item you requested could not be accessed."}', TargetNotFound),
+        (400, {}, b'{"error": "The attribute group \'Customer\' already exists"}', SinkRejected),
         (400, {}, b'{"error": "Invalid value for parameter \'x\'"}', SinkRejected),
         (404, {}, b'{"error": "not found"}', TargetNotFound),
         (409, {}, b'{"error": "Could not update metadata (edit conflict)"}', EditConflict),

@@ -175,8 +175,13 @@ async def test_create_form_has_category_titles_and_keys(emulator, http) -> None:
     assert schema["title"] == "Customer"
     titles = {k: v["title"] for k, v in schema["properties"].items() if "title" in v}
     assert titles == {f"{cat}_2": "Account Number", f"{cat}_3": "Customer Name", f"{cat}_4": "Owner",
-                      f"{cat}_5": "Region", f"{cat}_6": "Status"}
+                      f"{cat}_5": "Region", f"{cat}_6": "Status", f"{cat}_7": "Contacts"}
     assert form["data"][cat][f"{cat}_1"] == {"metadata_token": ""}
+    contacts = schema["properties"][f"{cat}_7"]  # a multi-row set: rows use the x placeholder
+    assert contacts["type"] == "array" and contacts["items"]["maxItems"] == 5
+    assert {k: v["title"] for k, v in contacts["items"]["properties"].items()} == {
+        f"{cat}_7_x_8": "Name", f"{cat}_7_x_9": "Email"}
+    assert form["data"][cat][f"{cat}_7"] == [{f"{cat}_7_x_8": None, f"{cat}_7_x_9": None}]
     status, _, _ = await call(http, "GET", f"{emulator.url}/api/v2/forms/businessworkspaces/create", ticket,
                               params={"template_id": "999"})
     assert status == 404
@@ -259,9 +264,13 @@ async def test_categories_of_a_workspace(emulator, http) -> None:
     assert status == 200
     (entry,) = body["results"]
     assert entry["data"]["categories"] == {f"{cat}_2": "A-1001", f"{cat}_3": None, f"{cat}_4": None,
-                                           f"{cat}_5": None, f"{cat}_6": None}
+                                           f"{cat}_5": None, f"{cat}_6": None,
+                                           f"{cat}_7_1_8": None, f"{cat}_7_1_9": None}  # one empty set row
     assert entry["metadata_order"]["categories"] == [cat]
-    assert entry["metadata_map"]["categories"][cat] == [f"{cat}_{n}" for n in range(2, 7)]
+    assert entry["metadata_map"]["categories"][cat] == [f"{cat}_{n}" for n in range(2, 8)]
+    contacts = entry["metadata"]["categories"][f"{cat}_7"]
+    assert (contacts["persona"], contacts["multi_value"], contacts["multi_value_length_max"]) == ("set", True, 5)
+    assert entry["metadata"]["categories"][f"{cat}_7_x_8"]["name"] == "Name"  # set members use the x row
     assert entry["metadata"]["categories"][cat]["name"] == "Customer"
     assert entry["metadata"]["categories"][f"{cat}_2"]["name"] == "Account Number"
     status, one, _ = await call(http, "GET", f"{emulator.url}/api/v2/nodes/{node_id}/categories/{cat}", ticket)
@@ -422,7 +431,9 @@ def test_seed_ids_are_stable() -> None:
         "Customer": (1, 2001, [2011]), "Supplier": (2, 2002, [2012]),
         "Project": (3, 2003, [2013]), "Case": (4, 2004, [2014])}
     assert {c.id: c.name for c in state.categories.values()} == {
-        2006: "Customer", 2007: "Supplier", 2008: "Project", 2009: "Case"}
+        2006: "Customer", 2007: "Supplier", 2008: "Project", 2009: "Case", 2015: "Document"}
+    assert {m.name: (m.id, m.start_step_enabled) for m in state.workflow_maps.values()} == {
+        "Contract Approval": (2017, True), "Invoice Approval": (2018, False)}
     assert [a.title for a in state.categories[2009].attributes] == [
         "Case Number", "Case Type", "Owner", "Region", "Status"]
     assert state.nodes[2000].name == "Enterprise"

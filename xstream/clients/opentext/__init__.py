@@ -1,7 +1,8 @@
-"""Async OpenText Content Server client (business workspaces, nodes, categories).
+"""Async OpenText Content Server client: business workspaces, nodes and folders, documents (streamed
+upload and download), categories by name, workflows; ticket or OTDS bearer authentication.
 
-Exports resolve lazily (PEP 562) so that importing the pure helpers, ``forms`` and ``models``,
-does not load aiohttp.
+Exports resolve lazily (PEP 562) so that importing the pure helpers (``forms``, ``category_meta``,
+``models``) does not load aiohttp.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from xstream.clients.opentext.category_meta import AttributeInfo, NodeCategory
     from xstream.clients.opentext.client import OpenTextClient
+    from xstream.clients.opentext.documents import Download
     from xstream.clients.opentext.forms import (
         CategoryInfo,
         CategoryKeyMap,
@@ -18,40 +21,98 @@ if TYPE_CHECKING:
         resolve_categories,
     )
     from xstream.clients.opentext.models import (
+        AuditEvent,
+        AuditPage,
+        BulkUpsertItem,
         BusinessObjectRef,
+        DocumentResult,
+        DownloadResult,
         EnsureResult,
+        Member,
         Node,
+        NodePage,
+        RelatedWorkspace,
         Template,
+        Version,
+        WorkflowInfo,
+        WorkflowStatus,
+        WorkflowStep,
         WorkspaceCreateRequest,
+        WorkspaceDetail,
         WorkspaceRef,
+        WorkspaceRole,
         WorkspaceType,
     )
+    from xstream.clients.opentext.streams import file_sha256, file_source
+    from xstream.clients.opentext.transport import ByteSource, UploadSourceError
 
 _EXPORTS = {
     "OpenTextClient": "client",
+    "Download": "documents",
+    "AttributeInfo": "category_meta",
+    "NodeCategory": "category_meta",
     "CategoryInfo": "forms",
     "CategoryKeyMap": "forms",
     "parse_create_form": "forms",
     "resolve_categories": "forms",
+    "file_sha256": "streams",
+    "file_source": "streams",
+    "ByteSource": "transport",
+    "UploadSourceError": "transport",
+    "AuditEvent": "models",
+    "AuditPage": "models",
+    "BulkUpsertItem": "models",
     "BusinessObjectRef": "models",
+    "DocumentResult": "models",
+    "DownloadResult": "models",
     "EnsureResult": "models",
+    "Member": "models",
     "Node": "models",
+    "NodePage": "models",
+    "RelatedWorkspace": "models",
     "Template": "models",
+    "Version": "models",
+    "WorkflowInfo": "models",
+    "WorkflowStatus": "models",
+    "WorkflowStep": "models",
     "WorkspaceCreateRequest": "models",
+    "WorkspaceDetail": "models",
     "WorkspaceRef": "models",
+    "WorkspaceRole": "models",
     "WorkspaceType": "models",
 }
 __all__ = [
+    "AttributeInfo",
+    "AuditEvent",
+    "AuditPage",
+    "BulkUpsertItem",
     "BusinessObjectRef",
+    "ByteSource",
     "CategoryInfo",
     "CategoryKeyMap",
+    "DocumentResult",
+    "Download",
+    "DownloadResult",
     "EnsureResult",
+    "Member",
     "Node",
+    "NodeCategory",
+    "NodePage",
     "OpenTextClient",
+    "RelatedWorkspace",
     "Template",
+    "UploadSourceError",
+    "Version",
+    "WorkflowInfo",
+    "WorkflowStatus",
+    "WorkflowStep",
     "WorkspaceCreateRequest",
+    "WorkspaceDetail",
     "WorkspaceRef",
+    "WorkspaceRole",
     "WorkspaceType",
+    "file_sha256",
+    "file_source",
     "parse_create_form",
     "resolve_categories",
 ]

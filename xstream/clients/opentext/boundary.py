@@ -3,7 +3,7 @@
 Content Server's habits decide the mapping (reference/opentext-api.md section 8): errors are
 ``{"error": ...}`` (sometimes with ``errorDetail``); overload shows as HTML 500 pages, 502-504 or
 a 200 whose body is not JSON, all retriable; a duplicate name is a 500 "already exists"; an
-unknown node is a 400 (or 500) "Could not get a node". 401 is not mapped here: the client
+unknown node is a 400 (or 500) "Could not get a node" or "the item ... could not be accessed". 401 is not mapped here: the client
 re-logs in once and repeats the call, and only a second 401 becomes AuthenticationFailed.
 """
 
@@ -65,7 +65,7 @@ def parse_response(operation: str, status: int, headers: Mapping[str, str], body
         retry_after = _retry_after(headers.get("Retry-After"))
         if retry_after is not None:
             raise SinkBackpressure(message, retry_after=retry_after, status=status, target=TARGET)
-    if "could not get a node" in error.lower() and status in (400, 500):
+    if status in (400, 500) and any(text in error.lower() for text in _NOT_FOUND):
         raise TargetNotFound(message, status=status, target=TARGET)
     if status == 404:
         raise TargetNotFound(message, status=status, target=TARGET)
@@ -79,6 +79,9 @@ def parse_response(operation: str, status: int, headers: Mapping[str, str], body
 
 
 _NOT_JSON: Any = object()
+_NOT_FOUND = ("could not get a node", "could not be accessed")
+"""Messages of unknown nodes: "Could not get a node for {id}" and "Sorry, the item you requested
+could not be accessed" (not found and no permission deliberately conflated by Content Server)."""
 
 
 def _decode(body: bytes) -> tuple[Any, str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -89,6 +90,10 @@ class Node(_Frozen):
     modify_date: str | None = None
     workspace_type_id: int | None = None
     workspace_template_id: int | None = None
+    container: bool = False
+    size: int | None = None
+    """Documents: bytes of the latest version; containers: number of children."""
+    mime_type: str | None = None
     properties: dict[str, Any] = Field(default_factory=dict, repr=False)
 
     @classmethod
@@ -104,5 +109,154 @@ class Node(_Frozen):
             modify_date=props.get("modify_date"),
             workspace_type_id=props.get("wnf_wksp_type_id"),
             workspace_template_id=props.get("wnf_wksp_template_id"),
+            container=bool(props.get("container")),
+            size=props.get("size") if isinstance(props.get("size"), int) else None,
+            mime_type=props.get("mime_type"),
             properties=props,
         )
+
+
+DOCUMENT = 144
+FOLDER = 0
+WORKSPACE = 848
+
+
+class NodePage(_Frozen):
+    """One page of a browse (GET /api/v2/nodes/{id}/nodes); paging read from ``collection.paging``."""
+
+    items: list[Node]
+    page: int = 1
+    limit: int = 0
+    total_count: int | None = None
+    page_total: int | None = None
+
+    @property
+    def has_more(self) -> bool:
+        if self.page_total is not None:
+            return self.page < self.page_total
+        return self.limit > 0 and len(self.items) >= self.limit
+
+
+class Version(_Frozen):
+    version_number: int
+    file_name: str | None = None
+    file_size: int | None = None
+    mime_type: str | None = None
+    create_date: str | None = None
+    description: str = ""
+    version_id: int | None = None
+    """The version's own object id (``version_id``; the answer's ``id`` is the document's node id)."""
+
+
+class DocumentResult(_Frozen):
+    node_id: int
+    version_number: int
+    action: Literal["created", "version_added", "unchanged"]
+
+
+class DownloadResult(_Frozen):
+    path: Path
+    filename: str | None
+    """The name the server gave in Content-Disposition (None when it sent none)."""
+    mime_type: str | None
+    size: int
+    sha256: str
+
+
+class AuditEvent(_Frozen):
+    id: int
+    """The node the event is about."""
+    event_type: int
+    audit_name: str = ""
+    audit_date: str | None = None
+    user_id: int | None = None
+    target_user_id: int | None = None
+
+
+class AuditPage(_Frozen):
+    events: list[AuditEvent]
+    event_types: dict[int, str] = Field(default_factory=dict)
+    page: int = 1
+    limit: int = 0
+    total_count: int | None = None
+    page_total: int | None = None
+
+
+class WorkspaceDetail(_Frozen):
+    """GET /api/v2/businessworkspaces/{id}: the node, its business objects and category values."""
+
+    node: Node
+    business_properties: dict[str, Any] = Field(default_factory=dict)
+    """The first business object (``business_object_id``, ``business_object_type``, ...)."""
+    references: list[BusinessObjectRef] = Field(default_factory=list)
+    categories: dict[str, Any] = Field(default_factory=dict)
+    """All category values, flat ``{"{cat}_{attr}": value}``."""
+
+
+class BulkUpsertItem(_Frozen):
+    """One entry of PUT /api/v2/businessworkspaces: the workspace id, or why it failed."""
+
+    id: int | None = None
+    error_message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.id is not None and not self.error_message
+
+
+class RelatedWorkspace(_Frozen):
+    node_id: int
+    name: str
+    rel_type: str | None = None
+    """``child``, ``parent`` or a BO-driven ``BO_Child``/``BO_Parent``."""
+    type_id: int | None = None
+
+
+class WorkspaceRole(_Frozen):
+    id: int
+    name: str
+    description: str = ""
+    leader: bool = False
+
+
+class Member(_Frozen):
+    id: int
+    name: str
+    display_name: str | None = None
+    type: int | None = None
+
+
+class WorkflowInfo(_Frozen):
+    """A workflow map that can be started on a document (GET /api/v2/docworkflows)."""
+
+    id: int
+    name: str
+    workflow_type: int | None = None
+
+
+class WorkflowStep(_Frozen):
+    task_id: int | None = None
+    name: str = ""
+    status: str | None = None
+    start_date: str | None = None
+    due_date: str | None = None
+    assignees: list[str] = Field(default_factory=list)
+    """Login names of the assignees."""
+
+
+class WorkflowStatus(_Frozen):
+    """GET /api/v2/workflows/status/processes/{id}: ``ontime``, ``workflowlate``, ``stopped`` or ``completed``."""
+
+    process_id: int
+    name: str | None = None
+    status: str | None = None
+    initiated: str | None = None
+    due_date: str | None = None
+    initiator: str | None = None
+    current: list[WorkflowStep] = Field(default_factory=list)
+    completed: list[WorkflowStep] = Field(default_factory=list)
+    next: list[WorkflowStep] = Field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "stopped")

@@ -4,9 +4,18 @@
     settings = OpenTextSettings(base_url=emulator.url)   # inspect with GET {emulator.admin_url}/state
     await emulator.stop()
 
-Layers: ``seed``, ``state``, ``tickets``, ``faults`` and ``views`` are pure; ``encoding``, ``app``,
-``admin`` and ``server`` are the aiohttp side. Exports resolve lazily (PEP 562) so importing the
-pure modules does not load aiohttp.
+Configuration (``OpenTextEmulatorConfig``): host, port, base_path, users, ticket_lifetime_s,
+otds_clients (OAuth2 client_id -> secret for ``POST /otdsws/oauth2/token``; tokens act as Admin),
+otds_token_lifetime_s, content_dir (documents on disk; default a temporary directory),
+db_path (SQLite file: state survives restarts; content then defaults to ``<db stem>-content``),
+faults (initial fault injection, e.g. ``parse_fault_flags("latency_ms=5-50,error_rate=0.05")``).
+Admin API (unauthenticated, not counted): see ``admin``.
+
+Layers: ``model``, ``seed``, ``state`` and the domain modules (``workspaces``, ``teams``, ``nodes``,
+``documents``, ``categories``, ``workflows``, ``audit``), ``tickets``, ``faults``, ``content``,
+``persistence`` and the views (``views``, ``views_more``, ``snapshot``) are pure; ``encoding``,
+``app``, ``routes_*``, ``admin`` and ``server`` are the aiohttp side. Exports resolve lazily
+(PEP 562) so importing the pure modules does not load aiohttp.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from xstream.emulators.opentext.app import build_opentext_app
     from xstream.emulators.opentext.config import OpenTextEmulatorConfig
+    from xstream.emulators.opentext.faults import Faults, FaultSpecError, parse_fault_flags, parse_faults
     from xstream.emulators.opentext.seed import SEED_TYPES, AttributeSeed, WorkspaceTypeSeed
     from xstream.emulators.opentext.server import RunningEmulator, start_opentext_emulator
     from xstream.emulators.opentext.state import ApiError, OpenTextState
@@ -24,6 +34,10 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "build_opentext_app": "app",
     "OpenTextEmulatorConfig": "config",
+    "Faults": "faults",
+    "FaultSpecError": "faults",
+    "parse_fault_flags": "faults",
+    "parse_faults": "faults",
     "SEED_TYPES": "seed",
     "AttributeSeed": "seed",
     "WorkspaceTypeSeed": "seed",
@@ -35,12 +49,16 @@ _EXPORTS = {
 __all__ = [
     "ApiError",
     "AttributeSeed",
+    "FaultSpecError",
+    "Faults",
     "OpenTextEmulatorConfig",
     "OpenTextState",
     "RunningEmulator",
     "SEED_TYPES",
     "WorkspaceTypeSeed",
     "build_opentext_app",
+    "parse_fault_flags",
+    "parse_faults",
     "start_opentext_emulator",
 ]
 

@@ -1,8 +1,11 @@
 """Unauthenticated ``/admin`` API of the emulator, for tests and the demo, never part of the real API.
 
-GET /admin/state (workspaces and counts), GET /admin/calls (API calls by operation),
-POST /admin/reset (back to the seed), GET|POST /admin/faults (latency, error rate and kind,
-Retry-After, one-shot ticket expiry). Admin calls are not counted and never faulted.
+GET /admin/state (workspaces, folders, documents with version hashes, workflows, counts),
+GET /admin/calls (API calls by operation), POST /admin/reset (back to the seed),
+GET|POST /admin/faults (latency, errors, hangs, Retry-After, operations filter; one-shot
+``expire_tickets`` / ``expire_tokens``), GET /admin/audit (every audit event, deleted nodes too),
+POST /admin/workflows/{process_id}/advance|complete|stop (``reject`` = ``stop``): move a process on.
+Admin calls are not counted and never faulted.
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from xstream.emulators.opentext import workflows
+from xstream.emulators.opentext.audit import entry
 from xstream.emulators.opentext.faults import FaultSpecError, parse_faults
+from xstream.emulators.opentext.model import ApiError
 from xstream.emulators.opentext.state import OpenTextState
 
 
@@ -30,17 +36,43 @@ def add_admin_routes(app: web.Application, state: OpenTextState) -> None:
 
     async def set_faults(request: web.Request) -> web.Response:
         try:
-            faults, expire = parse_faults(orjson.loads(await request.read() or b"{}"))
+            faults, actions = parse_faults(orjson.loads(await request.read() or b"{}"))
         except (orjson.JSONDecodeError, FaultSpecError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         state.faults = faults
-        if expire:
+        if actions["expire_tickets"]:
             state.tickets.expire_all()
             state.bearer_sessions.clear()
-        return web.json_response(faults.as_json() | {"injected": state.injected_faults, "expired_tickets": expire})
+        if actions["expire_tokens"]:
+            state.expire_otds_tokens()
+        return web.json_response(faults.as_json() | {"injected": state.injected_faults,
+                                                     "expired_tickets": actions["expire_tickets"],
+                                                     "expired_tokens": actions["expire_tokens"]})
+
+    async def get_audit(request: web.Request) -> web.Response:
+        return web.json_response([entry(e) | {"seq": e.seq} for e in state.audit])
+
+    async def move_workflow(request: web.Request) -> web.Response:
+        action = request.match_info["action"]
+        try:
+            process = workflows.process(state, int(request.match_info["process_id"]))
+            if action == "advance":
+                workflows.advance(state, process)
+            elif action == "complete":
+                workflows.advance(state, process, all_steps=True)
+            elif action in ("stop", "reject"):
+                workflows.stop(state, process)
+            else:
+                return web.json_response({"error": f"unknown action {action!r}"}, status=404)
+        except ApiError as exc:
+            return web.json_response({"error": exc.message}, status=exc.status)
+        state.flush()
+        return web.json_response(workflows.status_view(state, process)["wf_details"])
 
     app.router.add_get("/admin/state", get_state, name="admin.state")
     app.router.add_get("/admin/calls", get_calls, name="admin.calls")
     app.router.add_post("/admin/reset", reset, name="admin.reset")
     app.router.add_get("/admin/faults", get_faults, name="admin.faults")
     app.router.add_post("/admin/faults", set_faults, name="admin.faults.set")
+    app.router.add_get("/admin/audit", get_audit, name="admin.audit")
+    app.router.add_post(r"/admin/workflows/{process_id:\d+}/{action}", move_workflow, name="admin.workflows")

@@ -8,23 +8,33 @@ from aiohttp import web
 
 from xstream.emulators.opentext.app import STATE, build_opentext_app
 from xstream.emulators.opentext.config import OpenTextEmulatorConfig
+from xstream.emulators.opentext.persistence import SqliteStore
 from xstream.emulators.opentext.state import OpenTextState
 
 
 class RunningEmulator:
     """A started emulator; ``url`` is the client's base_url, ``admin_url`` the test/demo API."""
 
-    def __init__(self, runner: web.AppRunner, host: str, port: int, config: OpenTextEmulatorConfig) -> None:
+    def __init__(self, runner: web.AppRunner, host: str, port: int, config: OpenTextEmulatorConfig,
+                 store: SqliteStore | None = None) -> None:
         self._runner = runner
+        self._store = store
         self.config = config
         self.host = host
         self.port = port
         self.url = f"http://{host}:{port}{config.base_path}"
         self.admin_url = f"http://{host}:{port}/admin"
+        self.otds_url = f"http://{host}:{port}"
+        """OTDS base URL: the token endpoint is {otds_url}/otdsws/oauth2/token."""
         self.state: OpenTextState = runner.app[STATE]
 
     async def stop(self) -> None:
         await self._runner.cleanup()
+        if self._store is not None:
+            self.state.flush()
+            self._store.close()
+            self.state.saver = None
+        self.state.content.close()
 
     async def __aenter__(self) -> RunningEmulator:
         return self
@@ -38,15 +48,23 @@ class RunningEmulator:
 async def start_opentext_emulator(
     config: OpenTextEmulatorConfig | None = None, state: OpenTextState | None = None
 ) -> RunningEmulator:
+    """Serve ``state`` (default: a fresh one from ``config``); with ``config.db_path`` the state is loaded
+    from and saved to that SQLite file."""
     config = config or OpenTextEmulatorConfig()
-    runner = web.AppRunner(build_opentext_app(config, state), access_log=None)
+    state = state or OpenTextState.from_config(config)
+    store = SqliteStore(config.db_path) if config.db_path is not None else None
+    if store is not None:
+        store.attach(state)
+    runner = web.AppRunner(build_opentext_app(config, state), access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     try:
         await site.start()
     except OSError:
         await runner.cleanup()
+        if store is not None:
+            store.close()
         raise
     sockets = runner.addresses
     port = sockets[0][1] if sockets else config.port
-    return RunningEmulator(runner, config.host, port, config)
+    return RunningEmulator(runner, config.host, port, config, store)

@@ -10,24 +10,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from xstream.emulators.opentext.state import (
+from xstream.emulators.opentext import nodes as node_rules
+from xstream.emulators.opentext.model import (
     CATEGORY,
-    FOLDER,
     MAX_NAME_LENGTH,
     WORKSPACE,
+    Attribute,
     CategoryDef,
     Node,
-    OpenTextState,
     Template,
 )
+from xstream.emulators.opentext.state import OpenTextState
 
-CONTAINER_TYPES = frozenset({FOLDER, 132, 141, WORKSPACE})
 TYPE_NAMES_FOR_METADATA = {"string": "String", "integer": "Integer", "boolean": "Boolean", "date": "Date"}
 WKSP_INFO = {"wksp_type_icon": "/appimg/ot_bws/icons/16634.svg"}
-
-
-def links(href: str, method: str = "GET") -> dict[str, Any]:
-    return {"data": {"self": {"body": "", "content_type": "", "href": href, "method": method, "name": ""}}}
 
 
 def node_properties(state: OpenTextState, node: Node) -> dict[str, Any]:
@@ -39,24 +35,24 @@ def node_properties(state: OpenTextState, node: Node) -> dict[str, Any]:
         "type_name": node.type_name,
         "description": node.description,
         "create_date": node.create_date,
-        "modify_date": node.create_date,
+        "modify_date": node.modify_date,
         "create_user_id": node.create_user_id,
-        "modify_user_id": node.create_user_id,
+        "modify_user_id": node.modify_user_id,
         "owner_user_id": node.create_user_id,
-        "container": node.type in CONTAINER_TYPES,
-        "container_size": len(state.children.get(node.id, {})),
-        "size": len(state.children.get(node.id, {})),
-        "mime_type": None,
-        "reserved": False,
-        "reserved_user_id": 0,
-        "reserved_date": None,
+        "container": node.is_container,
+        "container_size": len(state.children.get(node.id, {})) if node.is_container else 0,
+        "size": node_rules.size(state, node),
+        "mime_type": node.latest.mime_type if node.latest else None,
+        "reserved": bool(node.reserved_user_id),
+        "reserved_user_id": node.reserved_user_id,
+        "reserved_date": node.reserved_date,
         "status": None,
         "volume_id": -2000,
-        "external_create_date": None,
-        "external_modify_date": None,
-        "external_source": "",
-        "external_identity": "",
-        "external_identity_type": "",
+        "external_create_date": node.external.get("external_create_date"),
+        "external_modify_date": node.external.get("external_modify_date"),
+        "external_source": node.external.get("external_source", ""),
+        "external_identity": node.external.get("external_identity", ""),
+        "external_identity_type": node.external.get("external_identity_type", ""),
     }
     if node.type == WORKSPACE and node.wksp_type_id is not None:
         props["wnf_wksp_type_id"] = node.wksp_type_id
@@ -109,15 +105,24 @@ def category_result(category: CategoryDef, values: dict[str, Any]) -> dict[str, 
     metadata: dict[str, Any] = {cat: {"key": cat, "name": category.name, "persona": "category",
                                       "type": CATEGORY, "type_name": "Category"}}
     for attr in category.attributes:
-        metadata[attr.key] = {"key": attr.key, "name": attr.title, "persona": "",
-                              "type_name": TYPE_NAMES_FOR_METADATA.get(attr.type, "String"),
-                              "multi_value": False, "required": False, "hidden": False, "read_only": False}
+        metadata[attr.key] = _attribute_metadata(attr.key, attr)
+        if attr.is_set:  # pyxecm reads sets this way: persona "set", members keyed {cat}_{set}_x_{attr}
+            metadata[attr.key] |= {"persona": "set", "type_name": "Assoc", "multi_value": True,
+                                   "multi_value_length_default": 1, "multi_value_length_max": attr.max_rows}
+            for sub in attr.set_attributes:
+                metadata[sub.key] = _attribute_metadata(sub.key, sub)
     return {
         "data": {"categories": dict(values)},
         "metadata": {"categories": metadata},
         "metadata_map": {"categories": {cat: category.keys()}},
         "metadata_order": {"categories": [cat]},
     }
+
+
+def _attribute_metadata(key: str, attr: Attribute) -> dict[str, Any]:
+    return {"key": key, "name": attr.title, "persona": "", "type_name": TYPE_NAMES_FOR_METADATA.get(attr.type, "String"),
+            "multi_value": False, "multi_value_length_default": 1, "multi_value_length_max": 1,
+            "required": False, "hidden": False, "read_only": False}
 
 
 def workspace_type_result(state: OpenTextState, type_id: int, *, expand_templates: bool) -> dict[str, Any]:
@@ -158,12 +163,21 @@ def create_form(state: OpenTextState, template: Template, parent_id: int | None)
     for cat_id in template.category_ids:
         category = state.categories[cat_id]
         cat = str(cat_id)
-        data[cat] = {f"{cat}_1": {"metadata_token": ""}} | dict.fromkeys(category.keys())
+        data[cat] = {f"{cat}_1": {"metadata_token": ""}}
         props: dict[str, Any] = {f"{cat}_1": {"type": "object", "readonly": True}}
         for attr in category.attributes:
-            props[attr.key] = {"title": attr.title, "type": attr.type, "readonly": False, "required": False}
+            if attr.is_set:  # multi-row set: rows use the x placeholder (reference 2.2)
+                data[cat][attr.key] = [dict.fromkeys(s.key for s in attr.set_attributes)]
+                props[attr.key] = {"title": attr.title, "type": "array", "readonly": False, "required": False,
+                                   "items": {"type": "object", "maxItems": attr.max_rows, "properties": {
+                                       s.key: {"title": s.title, "type": s.type, "readonly": False, "required": False}
+                                       for s in attr.set_attributes}}}
+            else:
+                data[cat][attr.key] = None
+                props[attr.key] = {"title": attr.title, "type": attr.type, "readonly": False, "required": False}
         schema[cat] = {"title": category.name, "type": "object", "properties": props}
-        options[cat] = {"fields": {a.key: {"label": a.title, "type": "text"} for a in category.attributes}}
+        options[cat] = {"fields": {a.key: {"label": a.title, "type": "array" if a.is_set else "text"}
+                                   for a in category.attributes}}
     categories = {"role_name": "categories", "data": data, "options": {"fields": options},
                   "schema": {"type": "object", "properties": schema}}
     return {"forms": [general, categories]}

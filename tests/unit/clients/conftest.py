@@ -1,0 +1,24 @@
+"""Fixtures of the client tests: an in-process emulator on a free port and a client for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.unit.clients.support import settings_for
+from xstream.clients.opentext import OpenTextClient
+from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RunningEmulator]:
+    emu = await start_opentext_emulator(OpenTextEmulatorConfig())
+    yield emu
+    await emu.stop()
+
+
+@pytest.fixture
+async def client(emulator: RunningEmulator) -> AsyncIterator[OpenTextClient]:
+    async with OpenTextClient(settings_for(emulator)) as c:
+        yield c

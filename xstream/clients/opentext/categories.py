@@ -1,0 +1,144 @@
+"""Category values of a node, addressed by category and attribute *names*.
+
+Paths (reference/opentext-api.md 4.1-4.4): ``GET /api/v2/nodes/{id}/categories?metadata`` (values
+and names), ``POST /api/v2/nodes/{id}/categories`` (apply; ``body={"category_id": N}``),
+``PUT /api/v2/nodes/{id}/categories/{cat_id}`` with ``body=<JSON>`` holding only that category's
+keys (lists and set rows stay unambiguous in JSON), ``GET /api/v2/nodes/{id}?state`` (metadata
+tokens for optimistic locking; a mismatch is 409 -> EditConflict).
+
+A category that is not on the node yet is applied first. Its id is found by name: from every
+category the client has seen (node metadata, workspace create forms), else in the Categories
+volume (``GET /api/v2/volumes/133``, then its children of type 131 by name).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from xstream.clients.opentext.base import shape
+from xstream.clients.opentext.category_meta import (
+    NodeCategory,
+    category_update,
+    find_category,
+    is_applied,
+    parse_node_categories,
+)
+from xstream.clients.opentext.nodes import NodesApi
+from xstream.clients.opentext.transport import json_body
+from xstream.errors import DeadLetterReason, MappingError, SinkRejected
+
+log = logging.getLogger(__name__)
+CATEGORIES_VOLUME_TYPE = 133
+CATEGORY = 131
+
+
+class CategoriesApi(NodesApi):
+    _category_ids: dict[str, int]
+    """Category name (casefolded) -> id, learned from every answer that names categories."""
+
+    async def node_categories(self, node_id: int) -> list[NodeCategory]:
+        """The categories applied to a node, with attribute names and current values."""
+        payload = await self._call("categories.get", "GET", f"/api/v2/nodes/{int(node_id)}/categories",
+                                   params={"metadata": "true"})
+        categories = shape("categories.get", lambda: parse_node_categories(payload))
+        for category in categories:
+            self._category_ids.setdefault(category.name.casefold(), category.id)
+        return categories
+
+    async def get_categories(self, node_id: int) -> dict[str, Any]:
+        """All category values of a node as one flat ``{"{cat}_{attr}": value}`` map."""
+        values: dict[str, Any] = {}
+        for category in await self.node_categories(node_id):
+            values |= category.values
+        return values
+
+    async def apply_category(self, node_id: int, category_id: int, values: Mapping[str, Any] | None = None) -> None:
+        """POST /api/v2/nodes/{id}/categories: put a category (with optional initial keyed values) on a node."""
+        body = {"category_id": int(category_id), **(values or {})}
+        await self._call("categories.apply", "POST", f"/api/v2/nodes/{int(node_id)}/categories", data=json_body(body))
+
+    async def metadata_tokens(self, node_id: int) -> dict[int, str]:
+        """Category id -> metadata token of a node (``GET /api/v2/nodes/{id}?state``), for locking."""
+        payload = await self._call("nodes.state", "GET", f"/api/v2/nodes/{int(node_id)}", params={"state": "true"})
+
+        def read() -> dict[int, str]:
+            raw = payload["results"]["state"]["categories"]
+            entries = raw.items() if isinstance(raw, Mapping) else ((e.get("id"), e) for e in raw)
+            tokens = {}
+            for cat_id, entry in entries:
+                token = entry.get("metadata_token") if isinstance(entry, Mapping) else entry
+                if isinstance(token, str):
+                    tokens[int(cat_id)] = token
+            return tokens
+
+        return shape("nodes.state", read)
+
+    async def update_categories(
+        self, node_id: int, values_by_name: Mapping[str, Mapping[str, Any]], *,
+        metadata_token: str | Mapping[str, str] | None = None,
+    ) -> None:
+        """Set category attributes by name, e.g. ``{"Customer": {"Status": "Open", "Contacts": [{"Name": "A"}]}}``.
+
+        Categories missing on the node are applied first. Each category is then PUT with only its own
+        keys, and only when a value differs from what the node holds (a replay writes nothing).
+        ``metadata_token`` (one token, or tokens by category name) turns on optimistic locking: the PUT
+        is always sent and a token mismatch is EditConflict. Unknown names are MappingError.
+        """
+        if not values_by_name:
+            return
+        if isinstance(metadata_token, str) and len(values_by_name) > 1:
+            raise ValueError("update_categories: one metadata_token given for several categories; pass them by name")
+        categories = await self.node_categories(node_id)
+        missing = [name for name in values_by_name if find_category(categories, name) is None]
+        for name in missing:
+            await self._apply_by_name(node_id, name, categories)
+        if missing:
+            categories = await self.node_categories(node_id)
+        for name, values in values_by_name.items():
+            category = find_category(categories, name)
+            if category is None:
+                raise MappingError(DeadLetterReason.MAPPING_FAILED,
+                                   f"category {name!r} is not on node {node_id} even after applying it")
+            update = category_update(category, values)
+            token = metadata_token if not isinstance(metadata_token, Mapping) else metadata_token.get(name)
+            if token is None and (not update or is_applied(category, update)):
+                continue
+            if token is not None:
+                update[f"{category.id}_1"] = {"metadata_token": token}
+            await self._call("categories.update", "PUT", f"/api/v2/nodes/{int(node_id)}/categories/{category.id}",
+                             data=json_body(update))
+
+    async def _apply_by_name(self, node_id: int, name: str, categories: list[NodeCategory]) -> None:
+        category_id = await self.category_id(name)
+        try:
+            await self.apply_category(node_id, category_id)
+        except SinkRejected:  # 400 "already exists": a concurrent writer applied it first
+            if find_category(await self.node_categories(node_id), name) is None:
+                raise
+        log.info("opentext: applied category %s (%d) to node %d", name, category_id, node_id)
+
+    async def category_id(self, name: str) -> int:
+        """The id of a category definition by name (or a numeric id as text); MappingError if unknown."""
+        if name.strip().isdigit():
+            return int(name)
+        known = self._category_ids.get(name.strip().casefold())
+        if known is not None:
+            return known
+        volume = await self._categories_volume()
+        if volume is not None:
+            found = await self.find_child(volume, name.strip(), where_type=CATEGORY)
+            if found is not None:
+                self._category_ids[name.strip().casefold()] = found.id
+                return found.id
+        raise MappingError(DeadLetterReason.MAPPING_FAILED,
+                           f"unknown category {name!r}: not seen on any node or form, not in the Categories volume")
+
+    async def _categories_volume(self) -> int | None:
+        try:
+            payload = await self._call("volumes.get", "GET", f"/api/v2/volumes/{CATEGORIES_VOLUME_TYPE}")
+        except SinkRejected as exc:  # an old release without /v2/volumes, or no permission
+            log.warning("opentext: no Categories volume (%s)", exc)
+            return None
+        return shape("volumes.get", lambda: int(payload["results"]["data"]["properties"]["id"]))

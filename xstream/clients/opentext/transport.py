@@ -1,0 +1,279 @@
+"""The one request path of the OpenText client: session, authentication, encodings, streaming.
+
+Every call goes through :meth:`Transport.call` (JSON answers) or :meth:`Transport.open` (streamed
+answers, e.g. downloads). Both fetch a credential first, send it, classify the answer in
+:mod:`.boundary`, and on a 401 re-authenticate once (single flight) and repeat the call once.
+
+Request bodies come in the three shapes Content Server accepts (reference/opentext-api.md 0):
+
+- a flat form (``Mapping[str, str]``, sent urlencoded) where the API expects flat fields;
+- :func:`json_body` -> ``{"body": "<JSON>"}`` (urlencoded) for nested payloads;
+- :class:`Multipart` when a file goes up: form fields plus one file part streamed from an async
+  byte source. A streamed body cannot be replayed, so a multipart body holds a zero-argument
+  *factory* of the source and calls it once per attempt: the one repeat after a 401 re-opens the
+  source (a file is simply read again). A source that cannot be re-opened must raise on the second
+  call; that error then propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import aiohttp
+import orjson
+from aiohttp.payload import AsyncIterablePayload, StringPayload
+
+from xstream.clients.opentext.auth import Authenticator, OtdsAuth, RawResponse, TicketAuth
+from xstream.clients.opentext.boundary import TARGET, Unauthorized, parse_response, transport_errors
+from xstream.errors import AuthenticationFailed, SinkRejected
+from xstream.settings import OpenTextSettings
+
+Params: TypeAlias = Mapping[str, str] | Sequence[tuple[str, str]]
+ByteSource: TypeAlias = Callable[[], AsyncIterable[bytes]]
+"""A zero-argument factory returning a fresh async iterable of the bytes to upload."""
+
+ERROR_BODY_LIMIT = 64 * 1024
+
+
+class UploadSourceError(SinkRejected):
+    """The byte source of an upload failed or yielded a different number of bytes than declared.
+
+    Not retriable: the request was cut off, so the server stored nothing, but the same source
+    would fail the same way. The source's own exception is the ``__cause__``.
+    """
+
+
+def json_body(payload: Any) -> dict[str, str]:
+    """Nested payloads go as one form field ``body`` holding JSON (every Content Server accepts it)."""
+    return {"body": orjson.dumps(payload).decode()}
+
+
+@dataclass
+class SentFile:
+    """What one attempt of a multipart upload actually sent (counted while streaming)."""
+
+    size: int = 0
+    sha256: str = ""
+
+
+@dataclass
+class Multipart:
+    """``multipart/form-data``: text fields, then one file part streamed from ``source()``."""
+
+    fields: Mapping[str, str]
+    source: ByteSource
+    filename: str
+    content_type: str = "application/octet-stream"
+    size: int | None = None
+    """Declared length: sent as Content-Length (some front ends refuse chunked uploads); checked."""
+    file_field: str = "file"
+    sent: SentFile | None = field(default=None, init=False)
+
+    def build(self, progress: Callable[[], None] = lambda: None) -> aiohttp.MultipartWriter:
+        """A fresh writer over a freshly opened source; ``progress()`` is called as each chunk goes out."""
+        writer = aiohttp.MultipartWriter("form-data")
+        for name, value in self.fields.items():
+            part = writer.append_payload(StringPayload(value))
+            part.set_content_disposition("form-data", name=name)
+            part.headers.pop("Content-Type", None)  # plain fields as browsers and requests send them
+        self.sent = SentFile()
+        payload = _SourcePayload(_checked(self.source(), self.size, self.sent, progress), self.size,
+                                 content_type=self.content_type)
+        file_part = writer.append_payload(payload)
+        file_part.set_content_disposition("form-data", quote_fields=False, name=self.file_field,
+                                          filename=_header_safe(self.filename))
+        return writer
+
+
+class _SourcePayload(AsyncIterablePayload):
+    """Streams the source chunk by chunk (never all of it in memory), counting and hashing as it goes."""
+
+    def __init__(self, chunks: AsyncIterable[bytes], size: int | None, **kwargs: Any) -> None:
+        super().__init__(chunks, **kwargs)
+        self._size = size
+
+
+class _SourceFailed(Exception):
+    pass
+
+
+async def _checked(chunks: AsyncIterable[bytes], size: int | None, sent: SentFile,
+                   progress: Callable[[], None]) -> AsyncIterator[bytes]:
+    digest = hashlib.sha256()
+    count = 0
+    try:
+        async for chunk in chunks:
+            count += len(chunk)
+            if size is not None and count > size:
+                raise ValueError(f"the source yielded more than the declared {size} bytes")
+            digest.update(chunk)
+            progress()
+            yield bytes(chunk)
+    except Exception as exc:
+        raise _SourceFailed(str(exc)) from exc
+    if size is not None and count != size:
+        raise _SourceFailed(f"the source yielded {count} bytes, {size} declared")
+    sent.size, sent.sha256 = count, digest.hexdigest()
+    progress()
+
+
+def _header_safe(name: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f]", "_", name)
+
+
+def _source_failure(exc: BaseException) -> BaseException | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, _SourceFailed):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+Body: TypeAlias = Mapping[str, str] | Multipart | None
+
+
+class Transport:
+    def __init__(self, settings: OpenTextSettings, *, session: aiohttp.ClientSession | None = None) -> None:
+        self.settings = settings
+        self.base = str(settings.base_url).rstrip("/")
+        self._session = session
+        self._owns_session = session is None
+        self.auth: Authenticator = (OtdsAuth(settings, self.send_raw) if settings.uses_otds
+                                    else TicketAuth(settings, self.base, self.send_raw))
+        self.streaming_timeout = aiohttp.ClientTimeout(total=None, connect=settings.connect_timeout_s,
+                                                       sock_connect=settings.connect_timeout_s,
+                                                       sock_read=settings.request_timeout_s)
+        """Uploads and downloads may take longer than request_timeout_s in total; instead no single
+        read may wait longer than that (a hung server still fails in bounded time)."""
+
+    def http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            s = self.settings
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=s.max_connections),
+                timeout=aiohttp.ClientTimeout(total=s.request_timeout_s, connect=s.connect_timeout_s),
+                headers={"Accept": "application/json"},
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send_raw(self, operation: str, method: str, url: str, *, data: Mapping[str, str]) -> RawResponse:
+        """One unauthenticated request to an absolute URL (logins); transport failures are classified."""
+        async with transport_errors(operation), self.http().request(method, url, data=data) as response:
+            return response.status, response.headers, await response.read()
+
+    # --- JSON calls ---------------------------------------------------------------------------------
+
+    async def call(self, operation: str, method: str, path: str, *, params: Params | None = None,
+                   data: Body = None) -> Any:
+        """Send an authenticated request and return the decoded JSON of a 2xx answer."""
+        await self.auth.ensure()
+        generation = self.auth.generation
+        try:
+            return await self._attempt(operation, method, path, params, data, generation)
+        except Unauthorized:
+            await self.auth.refresh(generation)
+        try:
+            return await self._attempt(operation, method, path, params, data, self.auth.generation)
+        except Unauthorized as exc:
+            raise AuthenticationFailed(f"{operation}: HTTP 401 again after a fresh login", status=401,
+                                       target=TARGET) from exc
+
+    async def _attempt(self, operation: str, method: str, path: str, params: Params | None, data: Body,
+                       generation: int) -> Any:
+        response = await self._start(operation, method, path, params, data)
+        try:
+            async with transport_errors(operation):
+                body = await response.read()
+        finally:
+            response.release()
+        return self._outcome(operation, response, body, generation)
+
+    async def _start(self, operation: str, method: str, path: str, params: Params | None,
+                     data: Body) -> aiohttp.ClientResponse:
+        try:
+            async with transport_errors(operation):
+                if not isinstance(data, Multipart):
+                    return await self.http().request(method, self.base + path, params=params, data=data,
+                                                     headers=self.auth.headers())
+                # An upload has no total timeout (it may be large); instead it fails when no chunk
+                # could be sent for request_timeout_s (a stalled server stops reading and the write
+                # blocks, which no read timeout notices) or no answer comes that long after the last.
+                stall_s = self.settings.request_timeout_s
+                loop = asyncio.get_running_loop()
+                async with asyncio.timeout_at(loop.time() + stall_s) as deadline:
+                    writer = data.build(lambda: deadline.reschedule(loop.time() + stall_s))
+                    # Connection: close -- a server may answer (401, 413, 500) before it has read the
+                    # whole upload; such a connection must never be reused from the pool.
+                    headers = self.auth.headers() | {"Connection": "close"}
+                    return await self.http().request(method, self.base + path, params=params, data=writer,
+                                                     headers=headers, timeout=self.streaming_timeout)
+        except Exception as exc:
+            failed = _source_failure(exc)
+            if failed is not None:
+                raise UploadSourceError(f"{operation}: the upload source failed: {failed}", target=TARGET) \
+                    from (failed.__cause__ or failed)
+            raise
+
+    def _outcome(self, operation: str, response: aiohttp.ClientResponse, body: bytes, generation: int) -> Any:
+        if response.status != 401:
+            self.auth.adopt(response.headers, generation)
+        return parse_response(operation, response.status, response.headers, body)
+
+    # --- streamed answers ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def open(self, operation: str, method: str, path: str, *,
+                   params: Params | None = None) -> AsyncIterator[aiohttp.ClientResponse]:
+        """An authenticated 2xx response whose body is not read yet (read it in chunks).
+
+        Errors are classified exactly as for :meth:`call` (the error body is read, bounded); a 401
+        re-authenticates once. The response is released when the block ends.
+        """
+        await self.auth.ensure()
+        for attempt in (1, 2):
+            generation = self.auth.generation
+            async with transport_errors(operation):
+                response = await self.http().request(method, self.base + path, params=params,
+                                                     headers=self.auth.headers(), timeout=self.streaming_timeout)
+            try:
+                if not 200 <= response.status < 300:
+                    async with transport_errors(operation):
+                        body = await _read_bounded(response, ERROR_BODY_LIMIT)
+                    try:
+                        self._outcome(operation, response, body, generation)
+                    except Unauthorized as exc:
+                        if attempt == 2:
+                            raise AuthenticationFailed(f"{operation}: HTTP 401 again after a fresh login",
+                                                       status=401, target=TARGET) from exc
+                        await self.auth.refresh(generation)
+                        continue
+                self.auth.adopt(response.headers, generation)
+                yield response
+                return
+            finally:
+                response.release()
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body up to ``limit`` bytes (an error page of a streamed call is never read whole)."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await response.content.read(limit - size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
