@@ -7,6 +7,7 @@ response schema for the status code and validates the JSON body with OAS 3.0 sem
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +18,15 @@ import yaml
 from jsonschema.exceptions import best_match
 from openapi_schema_validator import OAS30Validator
 
-SPEC_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openapi"
 SPEC_FILES = ("business-workspaces-rest-api-v1-v2.yaml", "content-server-rest-api-2.0.2.yaml")
+
+
+def spec_dir() -> Path | None:
+    """``XSTREAM_OPENAPI_DIR``, else the team's shared/reference/openapi beside (or above) the checkout."""
+    configured = os.environ.get("XSTREAM_OPENAPI_DIR")
+    candidates = [Path(configured)] if configured else [
+        parent / "shared" / "reference" / "openapi" for parent in Path(__file__).resolve().parents]
+    return next((c for c in candidates if all((c / name).is_file() for name in SPEC_FILES)), None)
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,10 @@ def _adapt(node: Any, *, one_or_many: bool) -> Any:
 @functools.cache
 def specs() -> dict[str, dict[str, Any]]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loaded = {name: yaml.load((SPEC_DIR / name).read_text(), Loader=loader) for name in SPEC_FILES}  # noqa: S506
+    root = spec_dir()
+    if root is None:
+        raise FileNotFoundError("OpenText's OpenAPI files: set XSTREAM_OPENAPI_DIR or keep shared/ beside the repo")
+    loaded = {name: yaml.load((root / name).read_text(), Loader=loader) for name in SPEC_FILES}  # noqa: S506
     return {name: _adapt(spec, one_or_many=name in ONE_OR_MANY_SPECS) for name, spec in loaded.items()}
 
 
