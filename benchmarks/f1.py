@@ -17,7 +17,6 @@ from pathlib import Path
 
 import aiohttp
 
-from xstream.app import SAMPLE_RULES
 from xstream.demo import scenario as sc
 from xstream.demo.harness import Collector, WorkerProcess, produce, worker_env
 from xstream.embedded import EmbeddedBroker
@@ -27,6 +26,7 @@ from xstream.model.record import RecordRef
 from xstream.pipeline import process_cdc
 from xstream.settings import BrokerFlavour, KafkaSettings
 from xstream.topics import Role, load_catalog
+from xstream.transform.rule_files import SAMPLE_RULES
 from xstream.transform.rules import parse_rules
 
 

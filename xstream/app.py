@@ -7,6 +7,7 @@ commit order of runner.py), and the observability server.
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 from collections.abc import Callable
@@ -16,22 +17,28 @@ from typing import Any
 
 import faust
 import mode
+from pydantic import TypeAdapter
 
-from xstream.flows import cdc_workspace
-from xstream.kafka import make_consumer, make_producer
+from xstream.breaker import CircuitBreaker
+from xstream.errors import ConfigError
+from xstream.flows import cdc_workspace, link_back
+from xstream.flows.common import DeadLetters
+from xstream.kafka import KafkaLedgerStore, make_consumer, make_producer
+from xstream.model.commands import DownstreamCommand, WorkspaceCommand
+from xstream.model.position import position_order
 from xstream.observability import Health, Metrics, ObservabilityServer, configure_logging
+from xstream.ports import Sink
 from xstream.retry import RetryPolicy
 from xstream.runner import RunnerTopics, SinkRunner
-from xstream.settings import Settings
+from xstream.settings import BreakerSettings, Settings
+from xstream.sinks.downstream import DownstreamSink
 from xstream.sinks.ledger import Ledger
 from xstream.sinks.opentext import OpenTextSink
 from xstream.topics import Role, TopicCatalog, load_catalog
-from xstream.transform.rules import RuleSet, parse_rules
+from xstream.transform.rule_files import RULES_DIR, load_rule_files
+from xstream.transform.rules import RuleSet
 
 log = logging.getLogger(__name__)
-
-SAMPLE_RULES = Path(__file__).parent / "rules" / "erp_customers.yaml"
-
 
 class SystemClock:
     def now(self) -> datetime:
@@ -39,8 +46,23 @@ class SystemClock:
 
 
 def load_rules(settings: Settings) -> RuleSet:
-    path = settings.worker.rules_file or SAMPLE_RULES
-    return parse_rules(path.read_text(), str(path))
+    """The operator's rules (a file or a directory of them), else every shipped sample."""
+    return load_rule_files([settings.worker.rules_file or RULES_DIR])
+
+
+def _for_target(name: str) -> Callable[[Any], bool]:
+    def accepts(command: Any) -> bool:
+        return bool(command.target == name)
+
+    return accepts
+
+
+def check_targets(rules: RuleSet, settings: Settings) -> None:
+    """Every target a rule links back to must be configured, or its commands would wait forever."""
+    missing = sorted({r.link_back.target for r in rules.rules if r.link_back is not None} - settings.targets.keys())
+    if missing:
+        names = ", ".join(f"XSTREAM_TARGETS__{name.upper()}__BASE_URL" for name in missing)
+        raise ConfigError(f"rules link back to target(s) {', '.join(missing)}, which are not configured: set {names}")
 
 
 def build_faust_app(settings: Settings, datadir: Path) -> faust.App:
@@ -109,46 +131,58 @@ class ObservabilityService(mode.Service):
 def build_worker(settings: Settings, *, datadir: Path, catalog: TopicCatalog | None = None) -> faust.Worker:
     catalog = catalog or load_catalog(prefix=settings.kafka.topic_prefix)
     rules = load_rules(settings)
+    check_targets(rules, settings)
     metrics, health, clock = Metrics(), Health(settings.observability.stall_after_s), SystemClock()
-    topics = RunnerTopics(
-        commands=catalog.one(Role.COMMANDS).name,
-        status=catalog.one(Role.STATUS).name,
-        dead_letter=catalog.one(Role.DEAD_LETTER).name,
-    )
+    status, dlq = catalog.one(Role.STATUS).name, catalog.one(Role.DEAD_LETTER).name
+    workspace_topics = RunnerTopics(commands=catalog.one(Role.COMMANDS).name, status=status, dead_letter=dlq)
+    downstream_topics = RunnerTopics(commands=catalog.one(Role.DOWNSTREAM_COMMANDS).name, status=status,
+                                     dead_letter=dlq)
     app = build_faust_app(settings, datadir)
+    dead_letters = DeadLetters(app, dlq, metrics, clock)
     cdc_workspace.register(
-        app, rules=rules, commands_topic=topics.commands, dead_letter_topic=topics.dead_letter,
-        max_record_bytes=settings.worker.max_record_bytes, metrics=metrics, clock=clock,
-        topic_prefix=settings.kafka.topic_prefix,
+        app, rules=rules, commands_topic=workspace_topics.commands, dead_letters=dead_letters,
+        max_record_bytes=settings.worker.max_record_bytes, metrics=metrics, topic_prefix=settings.kafka.topic_prefix,
     )
-    health.expect("faust", "sink:opentext")
+    if any(rule.link_back is not None for rule in rules.rules):
+        link_back.register(app, rules=rules, status_topic=status, downstream_topic=downstream_topics.commands,
+                           dead_letters=dead_letters, metrics=metrics)
+    health.expect("faust", "sink:opentext", *(f"sink:{name}" for name in settings.targets))
 
     async def faust_ready(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         health.ready("faust")
 
     app.on_rebalance_complete.connect(faust_ready)
-    group = f"{settings.worker.app_id}-sink-opentext"
+    def runner_factory(name: str, topics: RunnerTopics, make_sink: Callable[[], Sink[Any]],
+                       command_type: TypeAdapter[Any], breaker: BreakerSettings,
+                       accepts: Callable[[Any], bool] = lambda command: True) -> Callable[[], SinkRunner]:
+        group = f"{settings.worker.app_id}-sink-{name}"
 
-    def make_runner() -> SinkRunner:
-        return SinkRunner(
-            consumer=make_consumer(settings.kafka, group),
-            producer=make_producer(settings.kafka, "sink-opentext"),
-            sink=OpenTextSink(settings.opentext, Ledger()),
-            topics=topics,
-            retry=RetryPolicy.from_settings(settings.retry),
-            pause_s=settings.retry.pause_s,
-            clock=clock,
-            metrics=metrics,
-            health=health,
-            group_id=group,
-            batch_max=settings.worker.batch_max_records,
-        )
+        def make_runner() -> SinkRunner:
+            return SinkRunner(
+                consumer=make_consumer(settings.kafka, group), producer=make_producer(settings.kafka, f"sink-{name}"),
+                sink=make_sink(), topics=topics, retry=RetryPolicy.from_settings(settings.retry),
+                pause_s=settings.retry.pause_s, clock=clock, metrics=metrics, health=health, group_id=group,
+                command_type=command_type, accepts=accepts, breaker=CircuitBreaker.from_settings(breaker),
+                batch_max=settings.worker.batch_max_records,
+            )
+
+        return make_runner
+
+    factories = [runner_factory(
+        "opentext", workspace_topics,
+        lambda: OpenTextSink(settings.opentext, Ledger(order=position_order),
+                             store=KafkaLedgerStore(settings.kafka, catalog.one(Role.LEDGER).name, "opentext")),
+        TypeAdapter(WorkspaceCommand), settings.opentext.breaker)]
+    for name, target in settings.targets.items():
+        factories.append(runner_factory(
+            name, downstream_topics, functools.partial(DownstreamSink, name, target), TypeAdapter(DownstreamCommand),
+            target.breaker, accepts=_for_target(name)))
 
     observability = ObservabilityServer(settings.observability, metrics, health)
     return faust.Worker(
         app,
         ObservabilityService(observability),
-        RunnerService(make_runner),
+        *(RunnerService(factory) for factory in factories),
         loglevel=settings.observability.log_level,
         quiet=True,
         override_logging=False,

@@ -13,8 +13,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import orjson
-
 from xstream.errors import ConfigError
 
 
@@ -57,13 +55,28 @@ def _parser() -> argparse.ArgumentParser:
                     help="e.g. latency_ms=5-50,error_rate=0.1,error_kind=500|html500|503,retry_after_s=2,"
                          "hang_rate=0.01,operations=nodes.create|versions.add")
 
+    erp = esub.add_parser(
+        "erp", help="generic ERP/CRM REST API emulator (records, Idempotency-Key, change log for CDC)",
+        description="ERP/CRM REST API emulator: records per entity (customers, suppliers, projects, accounts, "
+                    "contracts) under --base-path, PATCH with Idempotency-Key semantics, a Debezium-shaped change "
+                    "log at /admin/changes. Auth defaults: bearer erp-token; basic xstream/erp-secret; oauth2 "
+                    "client xstream/erp-secret at /oauth/token.")
+    erp.add_argument("--host", default="127.0.0.1")
+    erp.add_argument("--port", type=int, default=8282)
+    erp.add_argument("--base-path", default="/api")
+    erp.add_argument("--auth", choices=["none", "bearer", "basic", "oauth2"], default="none")
+    erp.add_argument("--faults", default="", metavar="SPEC",
+                     help="e.g. latency_ms=5-50,error_rate=0.1,error_kind=500|503|429,retry_after_s=2,hang_rate=0.01")
+
     mapping = sub.add_parser("mapping", help="mapping rules")
     msub = mapping.add_subparsers(dest="mapping_command", required=True)
-    dry = msub.add_parser("dry-run", help="print the command a CDC event produces, with no I/O")
-    dry.add_argument("--rules", type=Path, default=None, help="rules YAML (default: the shipped sample)")
+    dry = msub.add_parser("dry-run", help="print the command and the exact OpenText requests an event produces (no I/O)")
+    dry.add_argument("--rules", type=Path, default=None, help="rules YAML file or directory (default: shipped samples)")
     dry.add_argument("--event", type=Path, required=True, help="file holding the record value (Debezium JSON)")
     dry.add_argument("--key", type=Path, default=None, help="file holding the record key (JSON)")
     dry.add_argument("--topic", default=None, help="source topic (default: the rules' only topic)")
+    dry.add_argument("--catalog", type=Path, default=None,
+                     help="OpenText ids (YAML) for the requests; default: the emulator's seed catalog")
     return parser
 
 
@@ -140,6 +153,8 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _emulate(args: argparse.Namespace) -> int:
+    if args.system == "erp":
+        return _emulate_erp(args)
     from xstream.emulators.opentext import OpenTextEmulatorConfig, parse_fault_flags, start_opentext_emulator
     from xstream.emulators.opentext.faults import FaultSpecError
 
@@ -167,23 +182,37 @@ def _emulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dry_run(args: argparse.Namespace) -> int:
-    from xstream.app import SAMPLE_RULES
-    from xstream.model.record import RecordRef
-    from xstream.pipeline import Emit, Reject, process_cdc
-    from xstream.transform.rules import parse_rules
+def _emulate_erp(args: argparse.Namespace) -> int:
+    from xstream.emulators.erp import ErpEmulatorConfig, FaultSpecError, parse_fault_flags, start_erp_emulator
 
-    path = args.rules or SAMPLE_RULES
-    rules = parse_rules(path.read_text(), str(path))
-    topic = args.topic or rules.topics[0]
-    key = args.key.read_bytes() if args.key else None
-    outcome = process_cdc(key, args.event.read_bytes(), RecordRef(topic=topic, partition=0, offset=0), rules,
-                          max_bytes=10 * 1024 * 1024)
-    if isinstance(outcome, Emit):
-        print(orjson.dumps(outcome.command.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
-        return 0
-    if isinstance(outcome, Reject):
-        print(f"dead letter ({outcome.stage}): {outcome.reason.value}: {outcome.detail}", file=sys.stderr)
-        return 1
-    print(f"no command: {outcome.why}")
+    try:
+        faults = parse_fault_flags(args.faults)
+    except FaultSpecError as exc:
+        raise ConfigError(f"--faults: {exc}") from exc
+    config = ErpEmulatorConfig(host=args.host, port=args.port, base_path=args.base_path, auth=args.auth, faults=faults)
+
+    async def serve() -> None:
+        emulator = await start_erp_emulator(config)
+        print(f"ERP emulator on {emulator.url} (admin {emulator.admin_url}; auth {args.auth})", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await emulator.stop()
+
+    asyncio.run(serve())
     return 0
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    from xstream.transform.catalog import load_catalog
+    from xstream.transform.dry_run import explain
+    from xstream.transform.rule_files import RULES_DIR, load_rule_files
+
+    rules = load_rule_files([args.rules or RULES_DIR])
+    topic = args.topic or (rules.topics[0] if len(rules.topics) == 1 else None)
+    if topic is None:
+        raise ConfigError(f"several topics in the rules ({', '.join(rules.topics)}): pass --topic")
+    key = args.key.read_bytes() if args.key else None
+    result = explain(rules, topic, key, args.event.read_bytes(), load_catalog(args.catalog) if args.catalog else None)
+    print(result.text, end="")
+    return 0 if result.ok else 1

@@ -2,24 +2,30 @@
 
 Accepted value shapes: the JSON-converter wrapper ``{"schema": ..., "payload": {...}}`` and the
 bare envelope; ops c/u/d/r; ExtractNewRecordState-flattened rows (``__op``, ``__deleted``,
-``__table``, ``__source_ts_ms``...). A null value (or a null payload) is a tombstone. Keys may be
-wrapped or bare, objects or scalars. Anything else raises a typed DecodeError whose reason becomes
-the dead letter's reason.
+``__table``, ``__lsn``, ``__source_ts_ms``, ``__ts_ms``, ``__transaction_id``...). The ``source``
+blocks of the Postgres (lsn), MySQL (file+pos+row), SQL Server (commit_lsn+change_lsn) and Oracle
+(scn+commit_scn) connectors give the position (see :mod:`xstream.model.position`); Debezium 2.x
+``ts_us``/``ts_ns`` are read when ``ts_ms`` is absent; the ``transaction`` block is kept. A null value
+(or a null payload) is a tombstone. Keys may be wrapped or bare, objects or scalars. Anything else
+raises a typed DecodeError whose reason becomes the dead letter's reason.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
 from xstream.errors import DeadLetterReason, KeyDecodeError, ValueDecodeError
-from xstream.model.change import ChangeEvent, Op, SourceInfo, Tombstone
+from xstream.model.change import ChangeEvent, Op, SourceInfo, Tombstone, TransactionInfo
+from xstream.model.position import binlog_position, lsn_position, mssql_position, scn_position
 from xstream.model.record import RecordRef
 
 _OPS = {op.value: op for op in Op}
 _UNSUPPORTED_OPS = {"t": "truncate", "m": "message"}
+_MSSQL_LSN = re.compile(r"^[0-9A-Fa-f]+:[0-9A-Fa-f]+:[0-9A-Fa-f]+$")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -32,18 +38,17 @@ def decode_change(
         return Tombstone(key=decoded_key, record=record)
     if len(value) > max_bytes:
         raise ValueDecodeError(DeadLetterReason.OVERSIZE, f"value is {len(value)} bytes, limit {max_bytes}")
-    doc = _loads(value, ValueDecodeError)
-    if isinstance(doc, dict) and "payload" in doc and "schema" in doc:
-        doc = doc["payload"]
+    doc = _unwrap(_loads(value, ValueDecodeError))
     if doc is None:
         return Tombstone(key=decoded_key, record=record)
     if not isinstance(doc, dict):
         raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"expected a JSON object, got {type(doc).__name__}")
     try:
-        if "op" in doc:
-            return _from_envelope(doc, decoded_key or {}, record)
+        # Flattened first: an envelope never has "__" fields, but a flattened row may have a column "op".
         if "__op" in doc or "__deleted" in doc:
             return _from_flattened(doc, decoded_key or {}, record)
+        if "op" in doc:
+            return _from_envelope(doc, decoded_key or {}, record)
     except ValidationError as exc:  # a field of the wrong JSON type (e.g. "table": 5)
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -52,11 +57,10 @@ def decode_change(
 
 
 def decode_key(key: bytes | None) -> dict[str, Any] | None:
+    """The record key as an object: wrapped or bare; a scalar key (e.g. a string id) becomes ``{"id": ...}``."""
     if key is None or key == b"":
         return None
-    doc = _loads(key, KeyDecodeError)
-    if isinstance(doc, dict) and "payload" in doc and "schema" in doc:
-        doc = doc["payload"]
+    doc = _unwrap(_loads(key, KeyDecodeError))
     if doc is None:
         return None
     if isinstance(doc, dict):
@@ -64,6 +68,13 @@ def decode_key(key: bytes | None) -> dict[str, Any] | None:
     if isinstance(doc, str | int | float | bool):
         return {"id": doc}
     raise KeyDecodeError(DeadLetterReason.KEY_UNDECODABLE, f"key is a JSON {type(doc).__name__}")
+
+
+def _unwrap(doc: Any) -> Any:
+    """The JSON converter's ``{"schema": ..., "payload": ...}`` wrapper (schemas.enable=true) -> the payload."""
+    if isinstance(doc, dict) and len(doc) == 2 and "payload" in doc and "schema" in doc:
+        return doc["payload"]
+    return doc
 
 
 def _loads(raw: bytes, error: type[KeyDecodeError] | type[ValueDecodeError]) -> Any:
@@ -89,7 +100,7 @@ def _from_envelope(doc: dict[str, Any], key: dict[str, Any], record: RecordRef) 
     if op is Op.DELETE and before is None and not key:
         raise ValueDecodeError(DeadLetterReason.MISSING_FIELD, "delete without 'before' and without a key")
     source = _source(doc.get("source"))
-    transaction = doc.get("transaction")
+    transaction = _transaction(doc.get("transaction"), "transaction")
     return ChangeEvent(
         entity=source.table or _topic_entity(record.topic),
         op=op,
@@ -97,25 +108,38 @@ def _from_envelope(doc: dict[str, Any], key: dict[str, Any], record: RecordRef) 
         before=before,
         after=after,
         source=source,
-        ts_ms=_ts_ms(doc),
-        transaction_id=str(transaction["id"]) if isinstance(transaction, dict) and "id" in transaction else None,
+        ts_ms=_ts_ms(doc, "ts"),
+        transaction_id=transaction.id if transaction else None,
+        transaction=transaction,
         record=record,
     )
 
 
 def _from_flattened(doc: dict[str, Any], key: dict[str, Any], record: RecordRef) -> ChangeEvent:
+    """ExtractNewRecordState rows: ``add.fields`` arrive as ``__<field>``, source fields also as ``__source_<field>``."""
     deleted = str(doc.get("__deleted", "false")).lower() == "true"
     op = Op.DELETE if deleted else _op(doc.get("__op", "u"))
     row = {k: v for k, v in doc.items() if not k.startswith("__")}
-    position = _position({k[2:]: v for k, v in doc.items() if k.startswith("__")})
-    table = doc.get("__table")
+    if not row and not (op is Op.DELETE and key):
+        raise ValueDecodeError(DeadLetterReason.MISSING_FIELD, "flattened record without any column")
+    meta = {k[2:]: v for k, v in doc.items() if k.startswith("__")}
+    src = {**{k[len("source_"):]: v for k, v in meta.items() if k.startswith("source_")},
+           **{k: v for k, v in meta.items() if not k.startswith("source_")}}
+    table = src.get("table")
     source = SourceInfo(
+        connector=src.get("connector"),
+        name=src.get("name"),
+        db=src.get("db"),
+        schema_name=src.get("schema"),
         table=table or None,  # validated as text by SourceInfo: a table that is not a string is garbage
-        db=doc.get("__db"),
-        snapshot=str(doc.get("__snapshot", "false")).lower() not in ("false", ""),
-        position=position,
+        snapshot=_snapshot(src.get("snapshot")),
+        position=_position(src, "__"),
+        ts_ms=_ts_ms(meta, "source_ts"),
     )
-    ts = doc.get("__source_ts_ms") or doc.get("__ts_ms")
+    transaction = _transaction(
+        {k[len("transaction_"):]: v for k, v in meta.items() if k.startswith("transaction_")} or None,
+        "__transaction_*",
+    )
     return ChangeEvent(
         entity=source.table or _topic_entity(record.topic),
         op=op,
@@ -123,7 +147,9 @@ def _from_flattened(doc: dict[str, Any], key: dict[str, Any], record: RecordRef)
         before=row if op is Op.DELETE else None,
         after=None if op is Op.DELETE else row,
         source=source,
-        ts_ms=int(ts) if isinstance(ts, int | float | str) and str(ts).isdigit() else None,
+        ts_ms=_ts_ms(meta, "ts") if _ts_ms(meta, "ts") is not None else source.ts_ms,
+        transaction_id=transaction.id if transaction else None,
+        transaction=transaction,
         record=record,
     )
 
@@ -136,38 +162,91 @@ def _row(doc: dict[str, Any], field: str) -> dict[str, Any] | None:
 
 
 def _source(raw: Any) -> SourceInfo:
-    if not isinstance(raw, dict):
+    if raw is None:
         return SourceInfo()
-    snapshot = str(raw.get("snapshot", "false")).lower()
+    if not isinstance(raw, dict):
+        raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"'source' is a {type(raw).__name__}, not an object")
     return SourceInfo(
         connector=raw.get("connector"),
         name=raw.get("name"),
         db=raw.get("db"),
         schema_name=raw.get("schema"),
         table=raw.get("table") or raw.get("collection"),
-        snapshot=snapshot not in ("false", ""),
-        position=_position(raw),
+        snapshot=_snapshot(raw.get("snapshot")),
+        position=_position(raw, "source."),
+        ts_ms=_ts_ms(raw, "ts"),
     )
 
 
-def _position(src: dict[str, Any]) -> str | None:
-    """The connector's own change position, as one string (Postgres, MySQL, SQL Server, Oracle)."""
+def _snapshot(raw: Any) -> bool:
+    """Debezium writes "true", "first", "last", "incremental" (1.x/2.x) or a bool; "false" or absent = streaming."""
+    return str(raw if raw is not None else "false").lower() not in ("false", "")
+
+
+def _transaction(raw: Any, where: str) -> TransactionInfo | None:
+    if raw is None:
+        return None
+    tx_id = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(tx_id, bool) or not isinstance(tx_id, str | int) or tx_id == "":
+        raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"{where}: a transaction block needs an 'id'")
+    orders = {f: raw.get(f) for f in ("total_order", "data_collection_order")}
+    for field, value in orders.items():
+        if value is not None and (isinstance(value, bool) or not str(value).isdigit()):
+            raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"{where}.{field}: {value!r} is not a count")
+    return TransactionInfo(
+        id=str(tx_id),
+        **{f: int(v) for f, v in orders.items() if v is not None},
+    )
+
+
+def _position(src: dict[str, Any], where: str) -> str | None:
+    """The connector's own change position, as one comparable string (Postgres, MySQL, SQL Server, Oracle).
+
+    A position field of the wrong shape is a malformed record: ordering and idempotency keys rely on it.
+    """
     if src.get("lsn") is not None:
-        return f"lsn:{src['lsn']}"
+        position = lsn_position(src["lsn"])
+        if position is None:
+            raise _bad_position(where, "lsn", src["lsn"])
+        return position
     if src.get("file") is not None and src.get("pos") is not None:
-        return f"binlog:{src['file']}:{src['pos']}:{src.get('row', 0)}"
+        file, pos, row = src["file"], src["pos"], src.get("row") or 0
+        if not isinstance(file, str) or not file or ":" in file:
+            raise _bad_position(where, "file", file)
+        for field, value in (("pos", pos), ("row", row)):
+            if isinstance(value, bool) or not str(value).isdigit():
+                raise _bad_position(where, field, value)
+        return binlog_position(file, int(pos), int(row))
     if src.get("change_lsn") is not None or src.get("commit_lsn") is not None:
-        return f"mssql:{src.get('commit_lsn')}:{src.get('change_lsn')}"
+        for field in ("commit_lsn", "change_lsn"):
+            value = src.get(field)
+            if value is not None and not (isinstance(value, str) and _MSSQL_LSN.match(value)):
+                raise _bad_position(where, field, value)
+        return mssql_position(src.get("commit_lsn"), src.get("change_lsn"))
     if src.get("scn") is not None:
-        return f"scn:{src['scn']}:{src.get('commit_scn') or ''}"
+        for field in ("scn", "commit_scn"):
+            value = src.get(field)
+            if value not in (None, "") and (isinstance(value, bool) or not str(value).isdigit()):
+                raise _bad_position(where, field, value)
+        commit = src.get("commit_scn")
+        return scn_position(int(src["scn"]), int(commit) if commit not in (None, "") else None)
     return None
 
 
-def _ts_ms(doc: dict[str, Any]) -> int | None:
-    for field, divisor in (("ts_ms", 1), ("ts_us", 1_000), ("ts_ns", 1_000_000)):
-        value = doc.get(field)
+def _bad_position(where: str, field: str, value: Any) -> ValueDecodeError:
+    return ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"{where}{field}: {value!r} is not a source position")
+
+
+def _ts_ms(doc: dict[str, Any], prefix: str) -> int | None:
+    """``<prefix>_ms``, else Debezium 2.x ``_us``/``_ns`` scaled down; numbers or digit strings."""
+    for unit, divisor in (("ms", 1), ("us", 1_000), ("ns", 1_000_000)):
+        value = doc.get(f"{prefix}_{unit}")
+        if isinstance(value, bool):
+            continue
         if isinstance(value, int):
             return value // divisor
+        if isinstance(value, str) and value.isdigit():
+            return int(value) // divisor
     return None
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from xstream.errors import ConfigError
 from xstream.settings import KafkaSettings
+from xstream.sinks.ledger import LedgerEntry
 from xstream.topics import TopicSpec
 
 log = logging.getLogger(__name__)
@@ -78,3 +79,53 @@ async def apply_topics(kafka: KafkaSettings, specs: list[TopicSpec]) -> ApplyRes
         return ApplyResult(created, existing)
     finally:
         await admin.close()
+
+
+class KafkaLedgerStore:
+    """A sink's ledger entries on the compacted ledger topic, keyed ``{sink}:{business object}``.
+
+    ``load`` reads the topic from the beginning to the end offsets taken at start (the writer sends
+    one record per request, so the end offsets are exact even on the embedded broker) and keeps the
+    newest entry per key, as compaction would.
+    """
+
+    def __init__(self, kafka: KafkaSettings, topic: str, sink: str) -> None:
+        self._kafka = kafka
+        self._topic = topic
+        self._prefix = f"{sink}:"
+        self._producer: AIOKafkaProducer | None = None
+
+    async def load(self) -> list[LedgerEntry]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._kafka.bootstrap, enable_auto_commit=False,
+                                    client_id=f"{self._kafka.client_id}-ledger-load")
+        await consumer.start()
+        try:
+            await consumer.topics()
+            partitions = consumer.partitions_for_topic(self._topic) or set()
+            tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+            if not tps:
+                return []
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            latest: dict[bytes, LedgerEntry] = {}
+            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        if record.key and record.key.startswith(self._prefix.encode()) and record.value:
+                            latest[record.key] = LedgerEntry.model_validate_json(record.value)
+            return list(latest.values())
+        finally:
+            await consumer.stop()
+
+    async def save(self, entry: LedgerEntry) -> None:
+        if self._producer is None:
+            self._producer = make_producer(self._kafka, "ledger")
+            await self._producer.start()
+        await self._producer.send_and_wait(self._topic, key=f"{self._prefix}{entry.business_object}".encode(),
+                                           value=entry.model_dump_json().encode())
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

@@ -50,6 +50,10 @@ class Metrics:
                                ["sink"], registry=r)
         self.paused = Counter("xstream_partition_pauses", "Partitions paused after retries ran out",
                               ["sink"], registry=r)
+        self.breaker_open = Gauge("xstream_breaker_open", "1 while the circuit breaker of a sink is open",
+                                  ["sink"], registry=r)
+        self.echoes = Counter("xstream_echoes_suppressed", "CDC echoes of xstream's own writes, dropped",
+                              ["flow"], registry=r)
         self.lag = Gauge("xstream_consumer_lag", "Records behind the log end, per partition",
                          ["group", "topic", "partition"], registry=r)
         self.last_progress = Gauge("xstream_partition_last_progress_seconds",

@@ -2,6 +2,8 @@
 
 The Faust flow calls this for every record and only does the I/O around it (send the command,
 send the dead letter, count). Nothing here raises for bad input: every record gets an outcome.
+Order: decode, match a rule, drop echoes of xstream's own writes, map (conditions, changed
+attributes, on_delete).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from xstream.model.change import ChangeEvent, Tombstone
 from xstream.model.commands import WorkspaceCommand
 from xstream.model.dead_letter import Stage
 from xstream.model.record import RecordRef
+from xstream.transform.echo import echo_reason
 from xstream.transform.rules import RuleSet
-from xstream.transform.workspace_mapping import map_to_workspace
+from xstream.transform.workspace_mapping import NoCommand, map_change
 
 
 @dataclass(frozen=True)
@@ -28,10 +31,13 @@ class Emit:
 
 @dataclass(frozen=True)
 class Skip:
-    """An event that needs no command (a tombstone, a delete the rule ignores): counted, not an error."""
+    """An event that needs no command (a tombstone, a delete the rule ignores, a false condition, an
+    update of no mapped attribute, an echo): counted, not an error."""
 
     why: str
     tombstone: Tombstone | None = None
+    echo: bool = False
+    """The CDC echo of xstream's own write (``why`` starts with "echo"); the flow counts these apart."""
 
 
 @dataclass(frozen=True)
@@ -59,12 +65,15 @@ def process_cdc(
     rule = rules.match(topic, decoded.entity)
     if rule is None:
         return Reject(DeadLetterReason.NO_RULE, f"no rule for topic {topic!r}, entity {decoded.entity!r}", "map")
+    echo = echo_reason(decoded, rule)
+    if echo is not None:
+        return Skip(echo, echo=True)
     try:
-        command = map_to_workspace(decoded, rule)
+        outcome = map_change(decoded, rule)
     except MappingError as exc:
         return Reject(exc.reason, exc.detail, "map")
     except ValidationError as exc:
         return Reject(DeadLetterReason.INVALID_COMMAND, f"rule {rule.name}: {exc.errors()[0]['msg']}", "map")
-    if command is None:
-        return Skip(f"{decoded.op.value} ignored by rule {rule.name} (on_delete: {rule.on_delete})")
-    return Emit(command, decoded)
+    if isinstance(outcome, NoCommand):
+        return Skip(outcome.why)
+    return Emit(outcome, decoded)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from xstream.model.commands import WorkspaceCommand
 from xstream.model.results import SinkResult
+
+C_contra = TypeVar("C_contra", contravariant=True)
 
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
-class Sink(Protocol):
+class Sink(Protocol[C_contra]):
     """Applies finished commands to one target. Never maps, never sleeps.
 
     ``write`` returns one result per command, in order. It raises only for failures of the whole
@@ -25,6 +26,6 @@ class Sink(Protocol):
 
     async def start(self) -> None: ...
 
-    async def write(self, batch: Sequence[WorkspaceCommand]) -> list[SinkResult]: ...
+    async def write(self, batch: Sequence[C_contra]) -> list[SinkResult]: ...
 
     async def close(self) -> None: ...

@@ -19,9 +19,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from aiokafka import (
     AIOKafkaConsumer,
@@ -32,10 +32,12 @@ from aiokafka import (
 )
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import RecordMetadata
+from pydantic import TypeAdapter, ValidationError
 
-from xstream.codec import decode_model, encode
+from xstream.breaker import CircuitBreaker
+from xstream.codec import encode
 from xstream.errors import DeadLetterReason, DecodeError
-from xstream.model.commands import ORIGIN, WorkspaceCommand
+from xstream.model.commands import ORIGIN, DownstreamCommand, EnsureWorkspace, UpdateWorkspace
 from xstream.model.dead_letter import DeadLetter, Payload
 from xstream.model.record import RecordRef
 from xstream.model.results import SinkResult
@@ -45,6 +47,16 @@ from xstream.ports import Clock, Sink
 from xstream.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+AnyCommand = EnsureWorkspace | UpdateWorkspace | DownstreamCommand
+
+
+def decode_as(raw: bytes, adapter: TypeAdapter[Any]) -> Any:
+    """Decode a command record; a value that breaks the topic's contract is a typed decode error."""
+    try:
+        return adapter.validate_json(raw)
+    except ValidationError as exc:
+        raise DecodeError(DeadLetterReason.INVALID_COMMAND, f"not a valid command: {exc.errors()[0]['msg']}") from exc
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,7 @@ class SinkRunner:
         *,
         consumer: AIOKafkaConsumer,
         producer: AIOKafkaProducer,
-        sink: Sink,
+        sink: Sink[Any],
         topics: RunnerTopics,
         retry: RetryPolicy,
         pause_s: float,
@@ -68,9 +80,15 @@ class SinkRunner:
         metrics: Metrics,
         health: Health,
         group_id: str,
+        command_type: TypeAdapter[Any],
+        accepts: Callable[[Any], bool] = lambda command: True,
+        breaker: CircuitBreaker | None = None,
         batch_max: int = 200,
         stop_budget_s: float = 30.0,
     ) -> None:
+        """``command_type`` decodes the topic's values; ``accepts`` picks this sink's commands when
+        several sinks share a topic (each in its own consumer group, so one target's outage pauses
+        only its own runner)."""
         self._consumer = consumer
         self._producer = producer
         self._sink = sink
@@ -83,6 +101,9 @@ class SinkRunner:
         self._group = group_id
         self._batch_max = batch_max
         self._stop_budget_s = stop_budget_s
+        self._command_type = command_type
+        self._accepts = accepts
+        self._breaker = breaker
         self._paused_until: dict[TopicPartition, float] = {}
         self._positions: dict[TopicPartition, int] = {}
         self._finished: dict[TopicPartition, dict[str, SinkResult]] = {}
@@ -138,6 +159,15 @@ class SinkRunner:
         self._positions[tp] = records[-1].offset + 1
         await self._commit(tp, records[-1].offset + 1)
 
+    def _record_attempt(self, *, ok: bool) -> None:
+        if self._breaker is None:
+            return
+        if ok:
+            self._breaker.record_success()
+        else:
+            self._breaker.record_failure()
+        self._metrics.breaker_open.labels(self._sink.name).set(1 if self._breaker.state == "open" else 0)
+
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         """A revoked partition's state goes with it; its new owner re-reads from the last commit."""
         for tp in partitions:
@@ -150,19 +180,21 @@ class SinkRunner:
 
     def _decode(
         self, records: Sequence[ConsumerRecord[bytes, bytes]]
-    ) -> tuple[list[tuple[ConsumerRecord[bytes, bytes], WorkspaceCommand]], list[tuple[ConsumerRecord[bytes, bytes], DecodeError]]]:
+    ) -> tuple[list[tuple[ConsumerRecord[bytes, bytes], AnyCommand]], list[tuple[ConsumerRecord[bytes, bytes], DecodeError]]]:
         good, bad = [], []
         for record in records:
             try:
                 if record.value is None:
                     raise DecodeError(DeadLetterReason.INVALID_COMMAND, "null command value")
-                good.append((record, decode_model(record.value, WorkspaceCommand)))
+                command = decode_as(record.value, self._command_type)
+                if self._accepts(command):
+                    good.append((record, command))
             except DecodeError as exc:
                 bad.append((record, exc))
         return good, bad
 
     async def _write_with_retry(
-        self, commands: list[WorkspaceCommand], known: dict[str, SinkResult]
+        self, commands: list[AnyCommand], known: dict[str, SinkResult]
     ) -> tuple[list[SinkResult], float | None]:
         """Results per command; some stay unfinished when transient failures outlast the retry budget.
 
@@ -177,18 +209,22 @@ class SinkRunner:
             pending = [i for i, r in enumerate(results) if not r.finished]
             if not pending:
                 return results, retry_after
+            if self._breaker is not None and not self._breaker.allow():
+                return results, self._breaker.retry_in()
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(attempts.remaining()):
                     fresh = await self._sink.write([commands[i] for i in pending])
             except TimeoutError:
                 log.warning("sink attempt ran out of time", extra={"sink": self._sink.name, "pending": len(pending)})
+                self._record_attempt(ok=False)
                 return results, retry_after
             finally:
                 self._metrics.sink_latency.labels(self._sink.name).observe(time.perf_counter() - started)
             for i, result in zip(pending, fresh, strict=True):
                 results[i] = result
             still = [r for r in fresh if not r.finished]
+            self._record_attempt(ok=not still)
             if not still:
                 continue
             self._metrics.retries.labels(self._sink.name).inc()
@@ -198,7 +234,7 @@ class SinkRunner:
             if not await attempts.backoff(retry_after):
                 return results, retry_after
 
-    def _outcome(self, record: ConsumerRecord[bytes, bytes], command: WorkspaceCommand,
+    def _outcome(self, record: ConsumerRecord[bytes, bytes], command: AnyCommand,
                  result: SinkResult) -> list[Awaitable[asyncio.Future[RecordMetadata]]]:
         outcome = result.outcome
         assert outcome is not None, "only finished results are published"

@@ -77,6 +77,15 @@ class KafkaSettings(BaseModel):
         return ",".join(f"kafka://{host}" for host in self.bootstrap.split(","))
 
 
+class BreakerSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    failure_threshold: Annotated[int, Field(ge=1)] = 5
+    """Consecutive failed attempts (transient errors) that open the circuit."""
+    reset_after_s: Annotated[float, Field(gt=0)] = 30.0
+    """How long the circuit stays open before one trial batch is let through (half-open)."""
+
+
 class OpenTextSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -96,6 +105,7 @@ class OpenTextSettings(BaseModel):
     max_connections: Annotated[int, Field(ge=1)] = 16
     concurrency: Annotated[int, Field(ge=1)] = 8
     """Commands applied to OpenText at once per worker (different business objects only)."""
+    breaker: BreakerSettings = BreakerSettings()
 
     @model_validator(mode="after")
     def _otds_complete(self) -> OpenTextSettings:
@@ -111,6 +121,46 @@ class OpenTextSettings(BaseModel):
     def workspace_url(self, node_id: int) -> str:
         base = str(self.public_url or self.base_url).rstrip("/")
         return f"{base}/app/nodes/{node_id}"
+
+
+class TargetAuth(BaseModel):
+    """How xstream authenticates to a downstream system; secrets are SecretStr and never logged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["none", "bearer", "basic", "oauth2"] = "none"
+    token: SecretStr | None = None
+    """bearer: the static token."""
+    username: str | None = None
+    password: SecretStr | None = None
+    """basic: user and password."""
+    token_url: HttpUrl | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    scope: str | None = None
+    """oauth2: client-credentials grant at token_url."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> TargetAuth:
+        needed = {"none": (), "bearer": ("token",), "basic": ("username", "password"),
+                  "oauth2": ("token_url", "client_id", "client_secret")}[self.kind]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"auth kind {self.kind} needs {', '.join(missing)}")
+        return self
+
+
+class TargetSettings(BaseModel):
+    """One downstream system (ERP, CRM, procurement, partner portal) reached over HTTP."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: HttpUrl
+    auth: TargetAuth = TargetAuth()
+    concurrency: Annotated[int, Field(ge=1)] = 8
+    connect_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    request_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    breaker: BreakerSettings = BreakerSettings()
 
 
 class RetrySettings(BaseModel):
@@ -141,7 +191,7 @@ class WorkerSettings(BaseModel):
     app_id: str = "xstream"
     """Faust application id and the stem of consumer group ids: one per deployment."""
     rules_file: Path | None = None
-    """Mapping rules (YAML); the shipped sample rules when unset."""
+    """Mapping rules: one YAML file or a directory of them; the shipped sample rules when unset."""
     max_record_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     batch_max_records: Annotated[int, Field(ge=1)] = 200
 
@@ -157,6 +207,8 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     opentext: OpenTextSettings = OpenTextSettings()
+    targets: dict[str, TargetSettings] = Field(default_factory=dict)
+    """Downstream systems by name, e.g. XSTREAM_TARGETS__ERP__BASE_URL=https://erp.example.com/api."""
     retry: RetrySettings = RetrySettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     worker: WorkerSettings = WorkerSettings()
@@ -168,7 +220,7 @@ class Settings(BaseSettings):
                              "its 300 s poll interval")
         if self.retry.base_delay_s > self.retry.max_delay_s:
             raise ValueError("retry.base_delay_s must not exceed retry.max_delay_s")
-        if self.worker.rules_file is not None and not self.worker.rules_file.is_file():
+        if self.worker.rules_file is not None and not self.worker.rules_file.exists():
             raise ValueError(f"worker.rules_file {self.worker.rules_file} does not exist")
         return self
 

@@ -22,8 +22,10 @@ from xstream.errors import ConfigError
 class Role(StrEnum):
     CDC = "cdc"
     COMMANDS = "commands"
+    DOWNSTREAM_COMMANDS = "downstream_commands"
     STATUS = "status"
     DEAD_LETTER = "dead_letter"
+    LEDGER = "ledger"
 
 
 class KeySpec(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,13 +12,18 @@ import aiohttp
 import pytest
 
 from tests.conftest import Broker
-from xstream.demo.harness import Collector, WorkerProcess, worker_env
+from xstream.demo.harness import CdcForwarder, Collector, WorkerProcess, worker_env
+from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
 from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 from xstream.kafka import apply_topics
 from xstream.settings import BrokerFlavour, KafkaSettings
 from xstream.topics import Role, TopicCatalog, load_catalog
 
 pytestmark = pytest.mark.integration
+
+
+TARGETS = ("erp", "crm", "project_tool")
+"""The targets the shipped sample rules link back to; each gets its own ERP/CRM emulator."""
 
 
 @dataclass
@@ -28,8 +33,10 @@ class Stack:
     emulator: RunningEmulator
     catalog: TopicCatalog
     tmp: Path
+    targets: dict[str, RunningErpEmulator] = field(default_factory=dict)
     workers: list[WorkerProcess] = field(default_factory=list)
     collectors: list[Collector] = field(default_factory=list)
+    forwarders: list[CdcForwarder] = field(default_factory=list)
 
     def topic(self, role: Role) -> str:
         return self.catalog.one(role).name
@@ -41,7 +48,8 @@ class Stack:
     def start_worker(self, app_id: str = "xstream-test", **extra_env: str) -> WorkerProcess:
         env = worker_env(bootstrap=self.broker.bootstrap, flavour=self.broker.flavour,
                          opentext_url=self.emulator.url, topic_prefix=self.prefix,
-                         app_id=f"{self.prefix}{app_id}", extra=extra_env)
+                         app_id=f"{self.prefix}{app_id}", targets={n: t.url for n, t in self.targets.items()},
+                         extra=extra_env)
         worker = WorkerProcess(env, self.tmp / f"worker-{len(self.workers)}.log").start()
         self.workers.append(worker)
         return worker
@@ -51,11 +59,19 @@ class Stack:
         self.collectors.append(collector)
         return collector
 
-    async def admin(self, what: str, method: str = "GET", json: Any = None) -> Any:
-        async with aiohttp.ClientSession() as http, http.request(method, f"{self.emulator.admin_url}/{what}",
-                                                                 json=json) as resp:
+    async def admin(self, what: str, method: str = "GET", json: Any = None, *, target: str | None = None) -> Any:
+        """The OpenText emulator's admin API, or a target emulator's with ``target``."""
+        base = self.targets[target].admin_url if target else self.emulator.admin_url
+        async with aiohttp.ClientSession() as http, http.request(method, f"{base}/{what}", json=json) as resp:
             resp.raise_for_status()
             return await resp.json()
+
+    async def forward_cdc(self, target: str, topic_for: Callable[[str], str]) -> CdcForwarder:
+        """Play Debezium for a target emulator: its change log -> the (prefixed) CDC topics."""
+        forwarder = await CdcForwarder(self.targets[target].admin_url, self.broker.bootstrap,
+                                       lambda entity: self.prefix + topic_for(entity)).start()
+        self.forwarders.append(forwarder)
+        return forwarder
 
     def logs(self) -> str:
         return "\n".join(f"--- {w.log_path.name}\n{w.log_tail(3000)}" for w in self.workers)
@@ -67,7 +83,8 @@ async def stack(broker: Broker, tmp_path: Path) -> AsyncIterator[Stack]:
     catalog = load_catalog(prefix=prefix)
     await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour(broker.flavour)), catalog.specs)
     emulator = await start_opentext_emulator(OpenTextEmulatorConfig())
-    st = Stack(broker, prefix, emulator, catalog, tmp_path)
+    targets = {name: await start_erp_emulator(ErpEmulatorConfig()) for name in TARGETS}
+    st = Stack(broker, prefix, emulator, catalog, tmp_path, targets)
     try:
         yield st
     finally:
@@ -75,4 +92,8 @@ async def stack(broker: Broker, tmp_path: Path) -> AsyncIterator[Stack]:
             worker.stop()
         for collector in st.collectors:
             await collector.stop()
+        for forwarder in st.forwarders:
+            await forwarder.stop()
         await emulator.stop()
+        for target in targets.values():
+            await target.stop()

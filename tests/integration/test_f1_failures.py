@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from tests.integration.conftest import Stack
-from xstream.app import SAMPLE_RULES
 from xstream.demo import scenario as sc
 from xstream.demo.harness import produce
 from xstream.topics import Role
+from xstream.transform.rule_files import SAMPLE_RULES
 
 pytestmark = pytest.mark.integration
 TIMEOUT_S = 90.0

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from pydantic import TypeAdapter
 
 from xstream.codec import encode
 from xstream.errors import DeadLetterReason
@@ -100,7 +101,31 @@ def record(offset: int, value: bytes | None) -> ConsumerRecord:
     return ConsumerRecord("cmds", 0, offset, 0, 0, b"k", value, None, 1, len(value or b""), [])
 
 
-def runner(sink: ScriptedSink, log: Log, *, attempts: int = 3, deadline_s: float = 5.0) -> SinkRunner:
+class FakeBreaker:
+    """The runner's view of a circuit breaker: it opens after ``threshold`` failed attempts."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold, self.failures, self.successes = threshold, 0, 0
+
+    @property
+    def state(self) -> str:
+        return "open" if self.failures >= self.threshold else "closed"
+
+    def allow(self) -> bool:
+        return self.state != "open"
+
+    def record_success(self) -> None:
+        self.failures, self.successes = 0, self.successes + 1
+
+    def record_failure(self) -> None:
+        self.failures += 1
+
+    def retry_in(self) -> float:
+        return 30.0
+
+
+def runner(sink: ScriptedSink, log: Log, *, attempts: int = 3, deadline_s: float = 5.0,
+           breaker: FakeBreaker | None = None, accepts=lambda command: True) -> SinkRunner:
     async def no_sleep(_: float) -> None:
         return None
 
@@ -108,7 +133,8 @@ def runner(sink: ScriptedSink, log: Log, *, attempts: int = 3, deadline_s: float
         consumer=FakeConsumer(log), producer=FakeProducer(log), sink=sink,  # type: ignore[arg-type]
         topics=RunnerTopics(commands="cmds", status="status", dead_letter="dlq"),
         retry=RetryPolicy(attempts, 0.01, 0.01, deadline_s, sleep=no_sleep), pause_s=1.0, clock=FixedClock(),
-        metrics=Metrics(), health=Health(60), group_id="g")
+        metrics=Metrics(), health=Health(60), group_id="g", command_type=TypeAdapter(WorkspaceCommand),
+        breaker=breaker, accepts=accepts)  # type: ignore[arg-type]
 
 
 LINK = WorkspaceLink(node_id=7, url="http://ot/app/nodes/7")
@@ -125,7 +151,7 @@ async def test_commit_comes_after_every_outcome_was_delivered() -> None:
     topics = sorted(entry[1] for entry in log[:-1])
     assert topics == ["dlq", "status", "status"]
     letter = next(entry[2] for entry in log if entry[0] == "delivered" and entry[1] == "dlq")
-    assert letter["reason"] == DeadLetterReason.WRONG_ENVELOPE.value and letter["source"]["offset"] == 11
+    assert letter["reason"] == DeadLetterReason.INVALID_COMMAND.value and letter["source"]["offset"] == 11
 
 
 async def test_rejected_command_gets_a_status_and_a_dead_letter_then_the_commit() -> None:
@@ -193,3 +219,33 @@ async def test_undecodable_commands_are_dead_lettered_not_dropped(value: bytes |
     await runner(sink, log).handle(TP, [record(3, value)])
     assert [(e[0], e[1]) for e in log[:-1]] == [("delivered", "dlq")]
     assert log[-1] == ("commit", 4)
+
+
+async def test_an_open_breaker_stops_attempts_and_pauses_for_its_reset_time() -> None:
+    log = Log()
+    breaker = FakeBreaker(threshold=2)
+    sink = ScriptedSink(lambda attempt, c: SinkResult.transient("503"))
+    run = runner(sink, log, attempts=10, breaker=breaker)
+    await run.handle(TP, [record(1, encode(command("1", 1)))])
+    assert len(sink.calls) == 2  # the breaker opened after two failed attempts: no more calls
+    assert log == [("seek", 1), ("pause",)]
+    assert run._paused_until[TP] - __import__("time").monotonic() > 20  # paused for the breaker's reset time
+
+
+async def test_success_closes_the_breaker_again() -> None:
+    log = Log()
+    breaker = FakeBreaker(threshold=3)
+    breaker.failures = 2
+    await runner(ScriptedSink(lambda attempt, c: SinkResult.applied(LINK)), log, breaker=breaker).handle(
+        TP, [record(1, encode(command("1", 1)))])
+    assert breaker.failures == 0 and log[-1] == ("commit", 2)
+
+
+async def test_commands_for_other_sinks_are_left_alone_but_committed() -> None:
+    log = Log()
+    sink = ScriptedSink(lambda attempt, c: SinkResult.applied(LINK))
+    run = runner(sink, log, accepts=lambda c: c.business_object.bo_id == "mine")
+    await run.handle(TP, [record(1, encode(command("other", 1))), record(2, encode(command("mine", 2)))])
+    assert [len(call) for call in sink.calls] == [1]
+    assert [e[2]["business_object"]["bo_id"] for e in log if e[0] == "delivered"] == ["mine"]
+    assert log[-1] == ("commit", 3)

@@ -84,8 +84,12 @@ class WorkerProcess:
 
 
 def worker_env(*, bootstrap: str, flavour: str, opentext_url: str, topic_prefix: str = "",
-               app_id: str | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
+               app_id: str | None = None, targets: dict[str, str] | None = None,
+               extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Settings for a worker process; ``targets`` maps a target name to its base URL."""
+    target_env = {f"XSTREAM_TARGETS__{name.upper()}__BASE_URL": url for name, url in (targets or {}).items()}
     return {
+        **target_env,
         "XSTREAM_KAFKA__BOOTSTRAP": bootstrap,
         "XSTREAM_KAFKA__FLAVOUR": flavour,
         "XSTREAM_KAFKA__TOPIC_PREFIX": topic_prefix,
@@ -154,3 +158,57 @@ class Collector:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._consumer.stop()
+
+
+class CdcForwarder:
+    """Plays Debezium for an emulated ERP/CRM: its change log -> one CDC topic per entity.
+
+    Polls ``GET {admin_url}/changes?since=<lsn>`` and produces each change (key ``{"id": ...}``,
+    value the Debezium envelope, in the JSON converter's ``schema``/``payload`` wrapper) in lsn order.
+    """
+
+    def __init__(self, admin_url: str, bootstrap: str, topic_for: Callable[[str], str | None],
+                 poll_s: float = 0.2) -> None:
+        self._admin_url = admin_url
+        self._bootstrap = bootstrap
+        self._topic_for = topic_for
+        self._poll_s = poll_s
+        self._since = 0
+        self.forwarded: list[tuple[str, CdcRecord]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> CdcForwarder:
+        self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=False, linger_ms=0)
+        await self._producer.start()
+        self._task = asyncio.create_task(self._pump())
+        return self
+
+    async def _pump(self) -> None:
+        import aiohttp
+        import orjson
+
+        assert self._producer is not None
+        async with aiohttp.ClientSession() as http:
+            while True:
+                async with http.get(f"{self._admin_url}/changes", params={"since": str(self._since)}) as resp:
+                    page = await resp.json()
+                for change in page["changes"]:
+                    topic = self._topic_for(change["entity"])
+                    if topic is not None:
+                        record = CdcRecord(orjson.dumps(change["key"]),
+                                           orjson.dumps({"schema": {"type": "struct"}, "payload": change["value"]}),
+                                           change["value"]["op"])
+                        await self._producer.send_and_wait(topic, key=record.key, value=record.value)
+                        self.forwarded.append((topic, record))
+                    self._since = max(self._since, change["lsn"])
+                if not page["changes"]:
+                    await asyncio.sleep(self._poll_s)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._producer:
+            await self._producer.stop()

@@ -29,7 +29,22 @@ class SourceInfo(BaseModel):
     table: str | None = None
     snapshot: bool = False
     position: str | None = None
-    """e.g. "lsn:24023128" (Postgres), "binlog:mysql-bin.000003:154" (MySQL); None when unknown."""
+    """e.g. "lsn:24023128" (Postgres), "binlog:mysql-bin.000003:154:0" (MySQL); None when unknown.
+    Ordered by :func:`xstream.model.position.position_order`."""
+    ts_ms: int | None = None
+    """When the change happened in the source database (``source.ts_ms``/``ts_us``/``ts_ns``)."""
+
+
+class TransactionInfo(BaseModel):
+    """Debezium's transaction block: which transaction a change belongs to and its place in it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    total_order: int | None = None
+    """1-based place of this event among all events of the transaction."""
+    data_collection_order: int | None = None
+    """1-based place among the transaction's events of the same table."""
 
 
 class ChangeEvent(BaseModel):
@@ -43,7 +58,9 @@ class ChangeEvent(BaseModel):
     after: dict[str, Any] | None = None
     source: SourceInfo = SourceInfo()
     ts_ms: int | None = None
+    """When Debezium processed the change (the envelope's ``ts_ms``, or ``ts_us``/``ts_ns`` scaled)."""
     transaction_id: str | None = None
+    transaction: TransactionInfo | None = None
     record: RecordRef
 
     @property

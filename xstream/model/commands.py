@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,6 +57,8 @@ class EnsureWorkspace(BaseModel):
     """Template name; the workspace type's first template when None."""
     parent_id: int | None = None
     """Target folder; the workspace type's fixed location when None."""
+    parent_path: str | None = None
+    """Or a folder path ("A/B") under the workspace type's location, found or created by the sink."""
     name: str = Field(min_length=1, max_length=248)
     description: str = ""
     categories: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -68,6 +70,63 @@ class EnsureWorkspace(BaseModel):
         return self.business_object.kafka_key
 
 
-# The command topic's value type. It becomes a discriminated union on ``kind`` when the next
-# command kind arrives (update_workspace, upload_document, ...); consumers already switch on ``kind``.
-WorkspaceCommand = EnsureWorkspace
+class UpdateWorkspace(BaseModel):
+    """Bring a business object's workspace up to date after a source change.
+
+    ``changed`` holds only the attributes whose source values changed: that is all that is sent
+    when the workspace exists. When it does not exist yet (the first event seen for the object was
+    an update), it is created from ``name``/``categories`` like ensure_workspace would.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["update_workspace"] = "update_workspace"
+    idempotency_key: str = Field(min_length=16)
+    business_object: BusinessObject
+    workspace_type: str = Field(min_length=1)
+    template: str | None = None
+    parent_id: int | None = None
+    parent_path: str | None = None
+    """As in ensure_workspace: a folder path under the workspace type's location."""
+    name: str = Field(min_length=1, max_length=248)
+    description: str = ""
+    categories: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Complete metadata, used only when the workspace has to be created."""
+    changed: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Category name -> attribute name -> new value, for the attributes that changed (None clears)."""
+    create_if_absent: bool = True
+    """False for a source delete: a missing workspace stays missing (nothing to mark; already_applied)."""
+    causation: Causation
+
+    @property
+    def kafka_key(self) -> str:
+        return self.business_object.kafka_key
+
+
+WorkspaceCommand = Annotated[EnsureWorkspace | UpdateWorkspace, Field(discriminator="kind")]
+"""The workspace command topic's value type; consumers switch on ``kind``."""
+
+
+class DownstreamCommand(BaseModel):
+    """Update a record in a downstream system (ERP, CRM, ...) through the downstream HTTP sink.
+
+    ``fields`` are merged into the record (HTTP PATCH with an Idempotency-Key); xstream's own
+    writes carry ``causation.origin`` so that their CDC echo is recognised and not re-applied.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["update_record"] = "update_record"
+    idempotency_key: str = Field(min_length=16)
+    target: str = Field(min_length=1)
+    """Name of the target in settings.targets, e.g. "erp"."""
+    entity: str = Field(min_length=1)
+    """The record's collection in the target, e.g. "customers"."""
+    record_id: str = Field(min_length=1)
+    fields: dict[str, Any]
+    business_object: BusinessObject
+    causation: Causation
+
+    @property
+    def kafka_key(self) -> str:
+        return self.business_object.kafka_key

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from xstream.errors import DeadLetterReason
-from xstream.model.status import Outcome, WorkspaceLink
+from xstream.model.status import DownstreamRecord, Outcome, WorkspaceLink
 
 
 class SinkResult(BaseModel):
@@ -18,6 +18,7 @@ class SinkResult(BaseModel):
 
     outcome: Outcome | None
     workspace: WorkspaceLink | None = None
+    downstream: DownstreamRecord | None = None
     reason: DeadLetterReason | None = None
     detail: str | None = None
     retry_after: float | None = None
@@ -27,12 +28,13 @@ class SinkResult(BaseModel):
         return self.outcome is not None
 
     @classmethod
-    def applied(cls, workspace: WorkspaceLink | None = None) -> SinkResult:
-        return cls(outcome=Outcome.APPLIED, workspace=workspace)
+    def applied(cls, workspace: WorkspaceLink | None = None, *, downstream: DownstreamRecord | None = None) -> SinkResult:
+        return cls(outcome=Outcome.APPLIED, workspace=workspace, downstream=downstream)
 
     @classmethod
-    def already_applied(cls, workspace: WorkspaceLink | None = None) -> SinkResult:
-        return cls(outcome=Outcome.ALREADY_APPLIED, workspace=workspace)
+    def already_applied(cls, workspace: WorkspaceLink | None = None, *,
+                        downstream: DownstreamRecord | None = None) -> SinkResult:
+        return cls(outcome=Outcome.ALREADY_APPLIED, workspace=workspace, downstream=downstream)
 
     @classmethod
     def rejected(cls, reason: DeadLetterReason, detail: str) -> SinkResult:

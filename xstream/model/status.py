@@ -30,6 +30,17 @@ class WorkspaceLink(BaseModel):
     url: str
 
 
+class DownstreamRecord(BaseModel):
+    """The record a downstream command changed, as the target identifies it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: str
+    entity: str
+    record_id: str
+    url: str | None = None
+
+
 class StatusEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -41,6 +52,8 @@ class StatusEvent(BaseModel):
     target: str
     """The system the command was applied to, e.g. "opentext"."""
     workspace: WorkspaceLink | None = None
+    downstream: DownstreamRecord | None = None
+    """Set for commands applied to a downstream system."""
     reason: str | None = None
     """Why a command was rejected or dead-lettered; None on success."""
     causation: Causation

@@ -1,22 +1,82 @@
-"""The ledger of applied idempotency keys: a replayed command is answered without calling the target.
+"""The ledger: what the OpenText sink already applied, so repeats cost no OpenText call.
 
-This first cut is per process and bounded (least recently used keys are forgotten); a forgotten or
-never-seen key still cannot cause a duplicate, because the sink looks the workspace up by business
-object before creating it. A changelog-backed ledger shared by all workers replaces it when more
-command kinds (documents, approvals) need it.
+Two memories: applied idempotency keys (per process, bounded LRU) and, per business object, the
+newest source position applied with its workspace. The second is also written to a compacted
+topic (a ``LedgerStore``) and read back whole at start, so after a restart a replayed or older
+event is still answered ``already_applied`` without calling OpenText and can never overwrite a
+newer change. A forgotten key cannot cause a duplicate either: the sink looks the workspace up by
+business object before creating it.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
 
 from xstream.model.status import WorkspaceLink
 
+PositionOrder = Callable[[str, str], "int | None"]
+
+
+class LedgerEntry(BaseModel):
+    """The ledger topic's value: the newest position applied for one business object."""
+
+    model_config = ConfigDict(frozen=True)
+
+    business_object: str
+    position: str
+    workspace: WorkspaceLink
+
+
+class LedgerStore(Protocol):
+    """Where ledger entries outlive the process (the compacted ledger topic)."""
+
+    async def load(self) -> list[LedgerEntry]: ...
+
+    async def save(self, entry: LedgerEntry) -> None: ...
+
+    async def close(self) -> None: ...
+"""Compares two source positions: negative, zero, positive, or None when not comparable."""
+
 
 class Ledger:
-    def __init__(self, capacity: int = 100_000) -> None:
+    """Applied idempotency keys, and per business object the newest source position applied.
+
+    An event whose position is not newer than the last one applied for its business object is
+    stale (out of order, or replayed from before a later change) and is answered already_applied.
+    """
+
+    def __init__(self, capacity: int = 100_000, order: PositionOrder | None = None) -> None:
         self._capacity = capacity
         self._entries: OrderedDict[str, WorkspaceLink] = OrderedDict()
+        self._positions: OrderedDict[str, tuple[str, WorkspaceLink]] = OrderedDict()
+        self._order = order
+
+    def stale(self, business_object: str, position: str) -> WorkspaceLink | None:
+        """The object's workspace when ``position`` is not newer than the last applied one."""
+        last = self._positions.get(business_object)
+        if last is None or self._order is None:
+            return None
+        compared = self._order(position, last[0])
+        return last[1] if compared is not None and compared <= 0 else None
+
+    def advance(self, business_object: str, position: str, link: WorkspaceLink) -> LedgerEntry | None:
+        """Record an applied position; returns the entry to persist when it moved the object forward."""
+        last = self._positions.get(business_object)
+        newer = last is None or self._order is None or (self._order(position, last[0]) or 0) > 0
+        if newer:
+            self._positions[business_object] = (position, link)
+        self._positions.move_to_end(business_object)
+        while len(self._positions) > self._capacity:
+            self._positions.popitem(last=False)
+        return LedgerEntry(business_object=business_object, position=position, workspace=link) if newer else None
+
+    def restore(self, entries: list[LedgerEntry]) -> None:
+        for entry in entries:
+            self.advance(entry.business_object, entry.position, entry.workspace)
 
     def get(self, key: str) -> WorkspaceLink | None:
         link = self._entries.get(key)

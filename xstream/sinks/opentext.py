@@ -31,11 +31,11 @@ from xstream.errors import (
     SinkError,
     SinkUnavailable,
 )
-from xstream.model.commands import EnsureWorkspace, WorkspaceCommand
+from xstream.model.commands import EnsureWorkspace, UpdateWorkspace
 from xstream.model.results import SinkResult
 from xstream.model.status import WorkspaceLink
 from xstream.settings import OpenTextSettings
-from xstream.sinks.ledger import Ledger
+from xstream.sinks.ledger import Ledger, LedgerStore
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,12 @@ log = logging.getLogger(__name__)
 class OpenTextSink:
     name = "opentext"
 
-    def __init__(self, settings: OpenTextSettings, ledger: Ledger, client: OpenTextClient | None = None) -> None:
+    def __init__(self, settings: OpenTextSettings, ledger: Ledger, client: OpenTextClient | None = None,
+                 store: LedgerStore | None = None) -> None:
         self._settings = settings
         self._client = client or OpenTextClient(settings)
         self._ledger = ledger
+        self._store = store
         self._limit = asyncio.Semaphore(settings.concurrency)
 
     async def start(self) -> None:
@@ -55,6 +57,10 @@ class OpenTextSink:
         While OpenText is down the commands stay unfinished, the runner pauses their partitions and
         the client logs in on the first call that gets through.
         """
+        if self._store is not None:
+            entries = await self._store.load()
+            self._ledger.restore(entries)
+            log.info("ledger restored", extra={"business_objects": len(entries)})
         try:
             await self._client.login()
         except SinkUnavailable as exc:
@@ -62,8 +68,10 @@ class OpenTextSink:
 
     async def close(self) -> None:
         await self._client.close()
+        if self._store is not None:
+            await self._store.close()
 
-    async def write(self, batch: Sequence[WorkspaceCommand]) -> list[SinkResult]:
+    async def write(self, batch: Sequence[EnsureWorkspace | UpdateWorkspace]) -> list[SinkResult]:
         results: dict[int, SinkResult] = {}
         chains: dict[str, list[int]] = {}
         for index, command in enumerate(batch):
@@ -81,13 +89,25 @@ class OpenTextSink:
         await asyncio.gather(*(run_chain(indexes) for indexes in chains.values()))
         return [results[i] for i in range(len(batch))]
 
-    async def _apply(self, command: EnsureWorkspace) -> SinkResult:
+    async def _apply(self, command: EnsureWorkspace | UpdateWorkspace) -> SinkResult:
         known = self._ledger.get(command.idempotency_key)
         if known is not None:
             return SinkResult.already_applied(known)
+        bo_key, position = command.kafka_key, command.causation.source_position
+        newer_seen = self._ledger.stale(bo_key, position)
+        if newer_seen is not None:
+            log.info("stale event skipped", extra={"business_object": bo_key, "position": position,
+                                                   "idempotency_key": command.idempotency_key})
+            return SinkResult.already_applied(newer_seen)
         try:
-            request = await self._request_for(command)
-            ensured = await self._client.ensure_workspace(request)
+            node_id, created = await self._workspace_for(command)
+            if node_id is None:
+                return SinkResult.already_applied()  # a source delete for an object that never had a workspace
+            changed = False
+            if isinstance(command, UpdateWorkspace) and not created and command.changed:
+                # only the attributes whose source values changed; equal values are not re-sent
+                await self._client.update_categories(node_id, command.changed)
+                changed = True
         except SinkBackpressure as exc:
             return SinkResult.transient(str(exc), retry_after=exc.retry_after)
         except SinkUnavailable as exc:
@@ -106,11 +126,27 @@ class OpenTextSink:
         except Exception as exc:  # noqa: BLE001 - one poison command must not crash-loop the worker
             log.exception("unexpected error applying a command", extra={"idempotency_key": command.idempotency_key})
             return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, f"unexpected {type(exc).__name__}: {exc}")
-        link = WorkspaceLink(node_id=ensured.node_id, url=self._settings.workspace_url(ensured.node_id))
+        link = WorkspaceLink(node_id=node_id, url=self._settings.workspace_url(node_id))
         self._ledger.put(command.idempotency_key, link)
-        return SinkResult.applied(link) if ensured.created else SinkResult.already_applied(link)
+        entry = self._ledger.advance(bo_key, position, link)
+        if entry is not None and self._store is not None:
+            try:
+                await self._store.save(entry)  # delivered before the runner commits the command's offset
+            except Exception as exc:  # noqa: BLE001 - the change is applied; retrying it is answered from OpenText
+                return SinkResult.transient(f"ledger not written: {exc}")
+        return SinkResult.applied(link) if created or changed else SinkResult.already_applied(link)
 
-    async def _request_for(self, command: EnsureWorkspace) -> WorkspaceCreateRequest:
+    async def _workspace_for(self, command: EnsureWorkspace | UpdateWorkspace) -> tuple[int | None, bool]:
+        """(node id, created now): ensured from the full metadata, or only looked up for a source delete."""
+        if isinstance(command, UpdateWorkspace) and not command.create_if_absent:
+            bo = command.business_object
+            found = await self._client.find_workspace(
+                BusinessObjectRef(ext_system_id=bo.ext_system_id, bo_type=bo.bo_type, bo_id=bo.bo_id))
+            return (found.node_id if found else None), False
+        ensured = await self._client.ensure_workspace(await self._request_for(command))
+        return ensured.node_id, ensured.created
+
+    async def _request_for(self, command: EnsureWorkspace | UpdateWorkspace) -> WorkspaceCreateRequest:
         ws_type = await self._workspace_type(command.workspace_type)
         template = next(
             (t for t in ws_type.templates if command.template in (None, t.name)), None
@@ -122,11 +158,18 @@ class OpenTextSink:
             )
         categories = resolve_categories(await self._client.category_keys(template.id), command.categories)
         bo = command.business_object
+        parent_id = command.parent_id
+        if parent_id is None and command.parent_path:
+            if ws_type.location_id is None:
+                raise MappingError(DeadLetterReason.MAPPING_FAILED,
+                                   f"workspace type {ws_type.name!r} has no fixed location for parent_path")
+            parent_id = await self._client.ensure_folder_path(
+                ws_type.location_id, [part for part in command.parent_path.split("/") if part])
         return WorkspaceCreateRequest(
             template_id=template.id,
             wksp_type_id=ws_type.id,
             name=command.name,
-            parent_id=command.parent_id,
+            parent_id=parent_id,
             description=command.description,
             business_object=BusinessObjectRef(ext_system_id=bo.ext_system_id, bo_type=bo.bo_type, bo_id=bo.bo_id),
             categories=categories,

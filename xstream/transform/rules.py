@@ -3,12 +3,17 @@
 Parsed and validated once at start. A mistake is reported with the file, line and field path, so
 the operator fixes the YAML instead of reading a stack trace. Attribute values are either a field
 name (``Owner: owner``) or a spec with ``field``/``value``/``template``, a value ``map`` and a
-``default``.
+``default``. Per rule also: ``when`` (a declarative condition, never code), ``on_delete`` (set a
+status, or ignore; a workspace is never deleted), ``link_back`` (write the workspace link back
+into the source record) and ``echo`` (how the CDC echo of that write is recognised).
+Several files make one rule set (:func:`parse_rule_sources`); rule names and (topic, entity)
+pairs must be unique across all of them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -17,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from xstream.errors import ConfigError
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+LINK_BACK_PLACEHOLDERS = ("bo_id", "bo_type", "ext_system_id", "workspace_id", "workspace_url")
+"""What a link_back template may use: the business object and the workspace link of the status event."""
+DEFAULT_DELETE_ATTRIBUTE, DEFAULT_DELETE_VALUE = "Status", "deleted"
 
 
 def template_fields(template: str) -> list[str]:
@@ -52,6 +60,116 @@ def _as_spec(raw: Any) -> Any:
 AttributeSpec = Annotated[ValueSpec, Field()]
 
 
+def as_text(value: Any) -> str:
+    """How value maps and conditions see a source value: JSON booleans as ``true``/``false``."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Rule values are compared as text, like value maps: YAML ``1`` matches a source ``"1"``."""
+    return bool(a == b) or (a is not None and b is not None and as_text(a) == as_text(b))
+
+
+class Condition(_Strict):
+    """``{field: f, equals: v}`` | ``{field: f, in: [..]}`` | ``{field: f, not_null: true}`` |
+    ``{all: [..]}`` | ``{any: [..]}`` | ``{not: {..}}``. Declarative on purpose: no expressions, no eval."""
+
+    field: str | None = Field(default=None, min_length=1)
+    equals: Any = None
+    in_: list[Any] | None = Field(default=None, alias="in")
+    not_null: bool | None = None
+    all: list[Condition] | None = Field(default=None, min_length=1)
+    any: list[Condition] | None = Field(default=None, min_length=1)
+    not_: Condition | None = Field(default=None, alias="not")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Condition:
+        given = self.model_fields_set
+        tests = [n for n in ("equals", "in_", "not_null") if n in given]
+        groups = [n for n in ("all", "any", "not_") if n in given]
+        shown = ", ".join(n.rstrip("_") for n in tests + groups)
+        if groups and (tests or "field" in given or len(groups) > 1):
+            raise ValueError(f"a condition is one of all, any, not, or a field test (got {shown or 'field'})")
+        if not groups and ("field" not in given or self.field is None):
+            raise ValueError("give field with one of equals, in, not_null (or all, any, not)")
+        if not groups and len(tests) != 1:
+            raise ValueError(f"give exactly one of equals, in, not_null with field (got {shown or 'none'})")
+        return self
+
+    def holds(self, row: Mapping[str, Any]) -> bool:
+        if self.all is not None:
+            return all(c.holds(row) for c in self.all)
+        if self.any is not None:
+            return any(c.holds(row) for c in self.any)
+        if self.not_ is not None:
+            return not self.not_.holds(row)
+        value = row.get(self.field or "")
+        if self.not_null is not None:
+            return (value is not None) is self.not_null
+        if self.in_ is not None:
+            return any(same_value(value, v) for v in self.in_)
+        return same_value(value, self.equals)
+
+
+class OnDelete(_Strict):
+    """``ignore``, or ``{set: {Category: {Attribute: value}}}``: the attributes a source delete sets."""
+
+    ignore: bool = False
+    set: dict[str, dict[str, Any]] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> OnDelete:
+        if self.ignore == (self.set is not None):
+            raise ValueError("on_delete is either 'ignore' or {set: {Category: {Attribute: value}}}")
+        empty = [c for c, attrs in (self.set or {}).items() if not attrs]
+        if empty:
+            raise ValueError(f"on_delete.set: category {empty[0]!r} sets no attribute")
+        return self
+
+
+class LinkBackSpec(_Strict):
+    """After the workspace is applied, write its link into the source record (a downstream command)."""
+
+    target: str = Field(min_length=1)
+    """A target in settings.targets, e.g. "erp"."""
+    entity: str = Field(min_length=1)
+    """The record's collection in the target, e.g. "customers"."""
+    record_id: str = Field(default="{bo_id}", min_length=1)
+    fields: dict[str, Any] = Field(min_length=1)
+    """Field -> value; text values are templates over bo_id, bo_type, ext_system_id, workspace_id, workspace_url."""
+
+    @field_validator("record_id")
+    @classmethod
+    def _record_id_placeholders(cls, value: str) -> str:
+        _known_placeholders(value)
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _fields_placeholders(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for text in value.values():
+            if isinstance(text, str):
+                _known_placeholders(text)
+        return value
+
+
+def _known_placeholders(template: str) -> None:
+    unknown = [f for f in template_fields(template) if f not in LINK_BACK_PLACEHOLDERS]
+    if unknown:
+        raise ValueError(f"unknown placeholder {{{unknown[0]}}}; use {', '.join(LINK_BACK_PLACEHOLDERS)}")
+
+
+class EchoSpec(_Strict):
+    """How the CDC echo of xstream's own write into the source is recognised (and dropped)."""
+
+    fields: list[str] | None = None
+    """Source fields only xstream writes; an update that changes nothing else is an echo.
+    Default: the keys of link_back.fields."""
+    origin_field: str | None = Field(default=None, min_length=1)
+    """A source field that names who changed the record last; ``origin_value`` there marks xstream's writes."""
+    origin_value: str = Field(default="xstream", min_length=1)
+
+
 class SourceMatch(_Strict):
     system: str = Field(min_length=1)
     """Logical source system ("erp", "crm"): part of every idempotency key and causation."""
@@ -71,8 +189,24 @@ class WorkspaceSpec(_Strict):
     type: str = Field(min_length=1)
     template: str | None = None
     parent_id: int | None = None
+    """Create in this folder; default: the workspace type's location."""
+    parent_path: str | None = None
+    """Or: a folder path under the type's location, a template over the row, e.g. "{region}/{year}"."""
     name: str = Field(min_length=1)
     description: str = ""
+
+    @field_validator("parent_path")
+    @classmethod
+    def _relative_path(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(not p.strip() for p in value.split("/"))):
+            raise ValueError("a folder path like 'Key Accounts/{region}': no empty, leading or trailing segment")
+        return value
+
+    @model_validator(mode="after")
+    def _one_parent(self) -> WorkspaceSpec:
+        if self.parent_id is not None and self.parent_path is not None:
+            raise ValueError("give parent_id or parent_path, not both")
+        return self
 
 
 class Rule(_Strict):
@@ -81,8 +215,46 @@ class Rule(_Strict):
     business_object: BusinessObjectSpec
     workspace: WorkspaceSpec
     categories: dict[str, dict[str, AttributeSpec]] = Field(default_factory=dict)
-    on_delete: Literal["ignore"] = "ignore"
-    """What a delete in the source means. Never deletes a workspace."""
+    when: Condition | None = None
+    """Only rows for which this holds get a command (the old row for a delete); others are skipped."""
+    on_delete: OnDelete | None = None
+    """What a delete in the source means; never a deleted workspace. Default: set the first category's
+    Status to "deleted" when the rule maps a Status there, else ignore."""
+    link_back: LinkBackSpec | None = None
+    echo: EchoSpec | None = None
+
+    @field_validator("on_delete", mode="before")
+    @classmethod
+    def _ignore_shorthand(cls, raw: Any) -> Any:
+        if raw == "ignore":
+            return {"ignore": True}
+        if isinstance(raw, str):
+            raise ValueError("on_delete is either 'ignore' or {set: {Category: {Attribute: value}}}")
+        return raw
+
+    @model_validator(mode="after")
+    def _echo_needs_something(self) -> Rule:
+        if self.echo is not None and self.echo.fields is None and self.echo.origin_field is None \
+                and self.link_back is None:
+            raise ValueError("echo: give fields or origin_field (the default fields come from link_back)")
+        return self
+
+    @property
+    def delete_action(self) -> dict[str, dict[str, Any]] | None:
+        """Category -> attribute -> value that a source delete sets; None when deletes are ignored."""
+        if self.on_delete is not None:
+            return self.on_delete.set
+        first = next(iter(self.categories), None)
+        if first is not None and DEFAULT_DELETE_ATTRIBUTE in self.categories[first]:
+            return {first: {DEFAULT_DELETE_ATTRIBUTE: DEFAULT_DELETE_VALUE}}
+        return None
+
+    @property
+    def echo_fields(self) -> frozenset[str]:
+        """Source fields only xstream writes (echo.fields, else the keys of link_back.fields)."""
+        if self.echo is not None and self.echo.fields is not None:
+            return frozenset(self.echo.fields)
+        return frozenset(self.link_back.fields) if self.link_back is not None else frozenset()
 
     @field_validator("categories", mode="before")
     @classmethod
@@ -93,16 +265,19 @@ class Rule(_Strict):
                 for c, attrs in raw.items()}
 
 
-class RuleSet(_Strict):
+class RuleFile(_Strict):
+    """One rules file as written; several make a :class:`RuleSet`."""
+
     version: Literal[1] = 1
     rules: list[Rule] = Field(min_length=1)
 
+
+class RuleSet(RuleFile):
     @model_validator(mode="after")
-    def _unique_names(self) -> RuleSet:
-        names = [r.name for r in self.rules]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"rule names must be unique: {', '.join(dupes)}")
+    def _unique(self) -> RuleSet:
+        problems = _conflicts([(r, f"rules.{i}") for i, r in enumerate(self.rules)])
+        if problems:
+            raise ValueError("; ".join(p for _, p in problems))
         return self
 
     @property
@@ -115,24 +290,68 @@ class RuleSet(_Strict):
                 return rule
         return None
 
+    def for_causation(self, source_system: str, entity: str, topic: str, ext_system_id: str,
+                      bo_type: str) -> Rule | None:
+        """The rule that made a command (from its causation and business object), for status-driven flows."""
+        for rule in self.rules:
+            if (rule.source.system == source_system and rule.source.entity in (None, entity)
+                    and rule.business_object.ext_system_id == ext_system_id
+                    and rule.business_object.bo_type == bo_type
+                    and any(topic.endswith(t) for t in rule.source.topics)):
+                return rule
+        return None
+
+
+def _conflicts(rules: Sequence[tuple[Rule, str]]) -> list[tuple[int, str]]:
+    """(index, message) for each rule whose name or (topic, entity) an earlier rule already has."""
+    problems: list[tuple[int, str]] = []
+    for i, (rule, _) in enumerate(rules):
+        for earlier, earlier_where in rules[:i]:
+            if earlier.name == rule.name:
+                problems.append((i, f"rule names must be unique: {rule.name} is also defined at {earlier_where}"))
+                break
+            shared = sorted(set(rule.source.topics) & set(earlier.source.topics))
+            if shared and (rule.source.entity is None or earlier.source.entity is None
+                           or rule.source.entity == earlier.source.entity):
+                problems.append((i, f"rule {rule.name} and rule {earlier.name} ({earlier_where}) both match topic "
+                                    f"{shared[0]!r} entity {rule.source.entity or earlier.source.entity or '*'!r}"))
+                break
+    return problems
+
 
 def parse_rules(text: str, source_name: str) -> RuleSet:
     """Parse rules YAML; raises ConfigError naming ``source_name``, the line and the field of each mistake."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source_name}: not valid YAML: {exc}") from exc
-    try:
-        return RuleSet.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-            line = _line_of(root, loc)
-            path = ".".join(str(p) for p in loc) or "(top level)"
-            problems.append(f"{source_name}:{line}: {path}: {err['msg']}")
-        raise ConfigError("invalid mapping rules:\n  " + "\n  ".join(problems)) from exc
+    return parse_rule_sources([(source_name, text)])
+
+
+def parse_rule_sources(sources: Sequence[tuple[str, str]]) -> RuleSet:
+    """Several rules files (name, text) as one rule set; names and (topic, entity) pairs unique across them."""
+    if not sources:
+        raise ConfigError("no mapping rules: no rules file given")
+    problems: list[str] = []
+    parsed: list[tuple[str, yaml.Node | None, RuleFile]] = []
+    for source_name, text in sources:
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source_name}: not valid YAML: {exc}") from exc
+        try:
+            parsed.append((source_name, root, RuleFile.model_validate(data)))
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+                path = ".".join(str(p) for p in loc) or "(top level)"
+                problems.append(f"{source_name}:{_line_of(root, loc)}: {path}: {err['msg']}")
+    if not problems:
+        located = [(rule, source_name, root, i) for source_name, root, rf in parsed for i, rule in enumerate(rf.rules)]
+        where = [(rule, f"{name}:{_line_of(root, ['rules', i])}") for rule, name, root, i in located]
+        for index, message in _conflicts(where):
+            _, name, root, i = located[index]
+            problems.append(f"{name}:{_line_of(root, ['rules', i, 'name'])}: rules.{i}: {message}")
+    if problems:
+        raise ConfigError("invalid mapping rules:\n  " + "\n  ".join(problems))
+    return RuleSet.model_validate({"version": 1, "rules": [r for _, _, rf in parsed for r in rf.rules]})
 
 
 def _line_of(node: yaml.Node | None, loc: list[Any]) -> int:

@@ -11,7 +11,8 @@ from xstream.clients.opentext import OpenTextClient
 from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 from xstream.errors import DeadLetterReason
 from xstream.model.business import BusinessObject
-from xstream.model.commands import Causation, EnsureWorkspace
+from xstream.model.commands import Causation, EnsureWorkspace, UpdateWorkspace
+from xstream.model.position import position_order
 from xstream.model.status import Outcome
 from xstream.settings import OpenTextSettings
 from xstream.sinks.ledger import Ledger
@@ -39,7 +40,7 @@ async def emulator() -> AsyncIterator[RunningEmulator]:
 @pytest.fixture
 async def sink(emulator: RunningEmulator) -> AsyncIterator[OpenTextSink]:
     settings = OpenTextSettings(base_url=emulator.url, public_url="https://ecm.example.com/otcs/cs")
-    sink = OpenTextSink(settings, Ledger(), OpenTextClient(settings))
+    sink = OpenTextSink(settings, Ledger(order=position_order), OpenTextClient(settings))
     await sink.start()
     yield sink
     await sink.close()
@@ -84,3 +85,51 @@ async def test_transient_failure_leaves_later_commands_of_that_object_unfinished
     await admin(emulator, "faults", "POST", {"error_rate": 0.0})
     results = await sink.write([command("8", 1), command("8", 2)])
     assert [r.outcome for r in results] == [Outcome.APPLIED, Outcome.ALREADY_APPLIED]
+
+
+def update(bo_id: str, offset: int, changed: dict, **overrides) -> UpdateWorkspace:
+    base = command(bo_id, offset)
+    fields = {**base.model_dump(exclude={"kind"}), "changed": changed, **overrides}
+    fields["causation"] = base.causation.model_copy(update={"op": "u", "source_position": f"lsn:{offset}"})
+    return UpdateWorkspace(**fields)
+
+
+async def category_values(emulator: RunningEmulator) -> list[dict]:
+    return [ws["categories"] for ws in (await admin(emulator, "state"))["workspaces"]]
+
+
+async def test_an_update_sends_only_the_changed_attributes(sink: OpenTextSink, emulator: RunningEmulator) -> None:
+    await sink.write([command("9", 1)])
+    calls = await admin(emulator, "calls")
+    (result,) = await sink.write([update("9", 2, {"Customer": {"Region": "Asia Pacific"}})])
+    assert result.outcome is Outcome.APPLIED
+    after = await admin(emulator, "calls")
+    assert after.get("categories.update", 0) - calls.get("categories.update", 0) == 1
+    assert after.get("workspaces.create", 0) == calls.get("workspaces.create", 0)
+    (values,) = await category_values(emulator)
+    assert "Asia Pacific" in values.values() and "9" in values.values()
+
+
+async def test_an_update_for_an_unknown_object_creates_its_workspace_with_full_metadata(
+    sink: OpenTextSink, emulator: RunningEmulator
+) -> None:
+    (result,) = await sink.write([update("10", 5, {"Customer": {"Region": "Europe"}})])
+    assert result.outcome is Outcome.APPLIED
+    (ws,) = (await admin(emulator, "state"))["workspaces"]
+    assert ws["name"] == "Customer 10"
+
+
+async def test_an_event_older_than_the_last_applied_is_skipped(sink: OpenTextSink, emulator: RunningEmulator) -> None:
+    await sink.write([command("11", 1), update("11", 9, {"Customer": {"Region": "Americas"}})])
+    calls = await admin(emulator, "calls")
+    (late,) = await sink.write([update("11", 4, {"Customer": {"Region": "Europe"}})])
+    assert late.outcome is Outcome.ALREADY_APPLIED
+    assert await admin(emulator, "calls") == calls
+    (values,) = await category_values(emulator)
+    assert "Americas" in values.values() and "Europe" not in values.values()
+
+
+async def test_a_source_delete_never_creates_a_workspace(sink: OpenTextSink, emulator: RunningEmulator) -> None:
+    (result,) = await sink.write([update("12", 3, {"Customer": {"Status": "deleted"}}, create_if_absent=False)])
+    assert result.outcome is Outcome.ALREADY_APPLIED
+    assert (await admin(emulator, "state"))["workspaces"] == []

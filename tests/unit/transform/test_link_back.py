@@ -1,0 +1,69 @@
+"""Link back: an applied workspace's id and URL go back into the source record, once per status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from xstream.model.business import BusinessObject
+from xstream.model.commands import Causation
+from xstream.model.status import Outcome, StatusEvent, WorkspaceLink
+from xstream.transform.link_back import link_back_command, link_back_key
+from xstream.transform.rule_files import RULES_DIR, load_rule_files
+
+RULES = load_rule_files([RULES_DIR])
+
+
+def status(outcome: Outcome = Outcome.APPLIED, kind: str = "ensure_workspace", *, op: str = "c",
+           topic: str = "erp.cdc.customers", entity: str = "customers", system: str = "erp",
+           bo: BusinessObject | None = None, workspace: bool = True) -> StatusEvent:
+    return StatusEvent(
+        outcome=outcome, command_kind=kind, idempotency_key="k" * 40, target="opentext",
+        business_object=bo or BusinessObject(ext_system_id="SAP_PRD", bo_type="KNA1", bo_id="0000100042"),
+        workspace=WorkspaceLink(node_id=100001, url="http://ot/app/nodes/100001") if workspace else None,
+        causation=Causation(origin="somebody", source_system=system, entity=entity, op=op,
+                            source_position="lsn:1", topic=topic, partition=0, offset=7),
+        occurred_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_an_applied_workspace_is_linked_back_to_its_erp_record() -> None:
+    command = link_back_command(RULES, status())
+    assert command is not None
+    assert (command.target, command.entity, command.record_id) == ("erp", "customers", "0000100042")
+    assert command.fields == {"workspace_id": "100001", "workspace_url": "http://ot/app/nodes/100001"}
+    assert command.idempotency_key == link_back_key("k" * 40) != "k" * 40
+    assert command.causation.origin == "xstream" and command.causation.offset == 7
+    assert command.kafka_key == "SAP_PRD/KNA1/0000100042"
+
+
+def test_already_applied_and_updates_link_back_too_with_a_stable_key() -> None:
+    first = link_back_command(RULES, status(Outcome.ALREADY_APPLIED, "update_workspace", op="u"))
+    again = link_back_command(RULES, status(Outcome.ALREADY_APPLIED, "update_workspace", op="u"))
+    assert first is not None and first == again
+
+
+def test_prefixed_topics_and_other_rules_match() -> None:
+    staged = link_back_command(RULES, status(topic="staging.erp.cdc.customers"))
+    assert staged is not None and staged.entity == "customers"
+    crm = link_back_command(RULES, status(topic="crm.cdc.accounts", entity="accounts", system="crm",
+                                          bo=BusinessObject(ext_system_id="SFDC", bo_type="Account", bo_id="001")))
+    assert crm is not None and (crm.target, crm.entity, crm.record_id) == ("crm", "accounts", "001")
+    assert crm.fields == {"opentext_workspace_url": "http://ot/app/nodes/100001"}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        status(Outcome.REJECTED),
+        status(Outcome.DEAD_LETTERED),
+        status(kind="update_record"),  # a link-back's own status: no loop
+        status(op="d"),  # the source record is gone
+        status(workspace=False),
+        status(bo=BusinessObject(ext_system_id="OTHER", bo_type="KNA1", bo_id="1")),
+        status(topic="unknown.topic"),
+    ],
+)
+def test_no_link_back(event: StatusEvent) -> None:
+    assert link_back_command(RULES, event) is None

@@ -1,0 +1,25 @@
+"""What the pure modules of the ERP emulator share: the API error and the default entities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ENTITIES: tuple[str, ...] = ("customers", "suppliers", "projects", "accounts", "contracts")
+"""The collections of the emulated ERP/CRM (each a table in the CDC change log)."""
+
+READ_ONLY_FIELDS = frozenset({"id", "version", "created_at", "updated_at", "last_changed_by", "last_causation"})
+"""Fields the system maintains; a create or update that sets them is refused with 422."""
+
+
+class ApiError(Exception):
+    """A failed API call: rendered as ``{"error": {"code": ..., "message": ...}}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message}}

@@ -1,0 +1,56 @@
+"""Start and stop an emulated ERP on a real socket (port 0 = any free port)."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from aiohttp import web
+
+from xstream.emulators.erp.app import build_erp_app
+from xstream.emulators.erp.config import TOKEN_PATH, ErpEmulatorConfig
+from xstream.emulators.erp.state import ErpState
+from xstream.emulators.erp.web_common import STATE
+
+
+class RunningErpEmulator:
+    """A started emulator: ``url`` is a target's base_url, ``token_url`` its OAuth2 token_url,
+    ``admin_url`` the test/demo API."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, config: ErpEmulatorConfig) -> None:
+        self._runner = runner
+        self.config = config
+        self.host = host
+        self.port = port
+        self.origin = f"http://{host}:{port}"
+        self.url = f"{self.origin}{config.base_path}"
+        self.token_url = f"{self.origin}{TOKEN_PATH}"
+        self.admin_url = f"{self.origin}/admin"
+        self.state: ErpState = runner.app[STATE]
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+    async def __aenter__(self) -> RunningErpEmulator:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+async def start_erp_emulator(config: ErpEmulatorConfig | None = None, state: ErpState | None = None) -> RunningErpEmulator:
+    """Serve ``state`` (default: a fresh one from ``config``)."""
+    config = config or ErpEmulatorConfig()
+    state = state or ErpState(config)
+    runner = web.AppRunner(build_erp_app(config, state), access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    sockets = runner.addresses
+    port = sockets[0][1] if sockets else config.port
+    return RunningErpEmulator(runner, config.host, port, config)

@@ -1,0 +1,179 @@
+"""``xstream mapping dry-run``: what one CDC record becomes, down to the exact OpenText requests. No I/O.
+
+An operator writing rules wants to see the command *and* what reaches OpenText: method, path, query,
+encoding and body, with the ids of the catalog (the emulator's seed unless they pass their own).
+Ids only the server knows (the node id of an existing workspace) are shown as ``{workspace_id}``.
+The requests mirror the OpenText sink: look the workspace up by business object first, then
+create it, or PUT the changed category values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from xstream.errors import MappingError
+from xstream.model.commands import EnsureWorkspace, UpdateWorkspace
+from xstream.model.record import RecordRef
+from xstream.pipeline import Reject, Skip, process_cdc
+from xstream.transform.catalog import OpenTextCatalog, load_catalog
+from xstream.transform.link_back import fill, render_fields
+from xstream.transform.rules import Rule, RuleSet
+
+MAX_BYTES = 10 * 1024 * 1024
+WORKSPACES = "/api/v2/businessworkspaces"
+FORM = "Content-Type: application/x-www-form-urlencoded; one form field `body` holding this JSON:"
+_OPS = {"c": "create", "u": "update", "d": "delete", "r": "snapshot read"}
+
+
+@dataclass(frozen=True)
+class DryRun:
+    text: str
+    ok: bool
+    """False when the record would be dead-lettered or its request cannot be built."""
+
+
+def dry_run(rules: RuleSet, topic: str, key: bytes | None, value: bytes | None,
+            opentext: OpenTextCatalog | None = None) -> str:
+    """Human-readable: the record's outcome, the command and the exact OpenText request(s)."""
+    return explain(rules, topic, key, value, opentext).text
+
+
+def explain(rules: RuleSet, topic: str, key: bytes | None, value: bytes | None,
+            opentext: OpenTextCatalog | None = None) -> DryRun:
+    """:func:`dry_run` with a verdict, for the CLI's exit code."""
+    catalog = opentext or load_catalog()
+    record = RecordRef(topic=topic, partition=0, offset=0)
+    out = [f"dry-run (no I/O); OpenText ids from: {catalog.source}", f"record: {record}"]
+    outcome = process_cdc(key, value, record, rules, max_bytes=MAX_BYTES)
+    if isinstance(outcome, Reject):
+        out.append(f"dead letter ({outcome.stage}): {outcome.reason.value}: {outcome.detail}")
+        return DryRun(_text(out), ok=False)
+    if isinstance(outcome, Skip):
+        out.append(f"no command: {outcome.why}")
+        return DryRun(_text(out), ok=True)
+    event, command = outcome.event, outcome.command
+    rule = rules.match(topic, event.entity)
+    out += [
+        f"event: op {event.op.value} ({_OPS[event.op.value]}), entity {event.entity}, position {event.position}, "
+        f"key {_json(event.key)}",
+        f"rule: {rule.name if rule else '?'}",
+        f"command: {command.kind} for {command.kafka_key} (idempotency key {command.idempotency_key})",
+        _json(command.model_dump(mode="json"), indent=True),
+        "",
+        "OpenText requests:",
+    ]
+    try:
+        out += opentext_requests(command, catalog)
+    except MappingError as exc:
+        out.append(f"error: cannot build the OpenText request: {exc.detail}")
+        return DryRun(_text(out), ok=False)
+    if rule is not None and rule.link_back is not None and event.op.value != "d":
+        out += ["", *_link_back(rule, command)]
+    return DryRun(_text(out), ok=True)
+
+
+def opentext_requests(command: EnsureWorkspace | UpdateWorkspace, catalog: OpenTextCatalog) -> list[str]:
+    """The numbered requests the OpenText sink sends for a command (lookup, then create or update)."""
+    out = [f"1. {lookup_request(command)}",
+           "   Looks the workspace up by business object (all workspaces, expanded view)."]
+    create = create_body(command, catalog)
+    folder = _folder(command, catalog)
+    if isinstance(command, EnsureWorkspace):
+        out += ["   Found: nothing more is sent (already_applied).",
+                *folder, f"2. POST {WORKSPACES}   (when not found)", f"   {FORM}", _json(create, indent=True, pad=3)]
+        return out
+    not_found = ("Not found: step 3 creates it from the complete metadata." if command.create_if_absent
+                 else "Not found: nothing is sent (there is no workspace to mark; already_applied).")
+    out += [f"   Found (node {{workspace_id}}): step 2. {not_found}"]
+    for category, values in command.changed.items():
+        cat_id = catalog.category(category).id
+        out += [f"2. PUT /api/v2/nodes/{{workspace_id}}/categories/{cat_id}   (category {category})",
+                f"   {FORM}", _json(put_body(catalog, category, values), indent=True, pad=3)]
+    out.append("   (The sink reads the node's categories first, applies a missing category, and skips a PUT "
+               "whose values the node already holds.)")
+    if command.create_if_absent:
+        out += [*folder, f"3. POST {WORKSPACES}   (when not found)", f"   {FORM}", _json(create, indent=True, pad=3)]
+    return out
+
+
+def lookup_request(command: EnsureWorkspace | UpdateWorkspace) -> str:
+    bo = command.business_object
+    query = {"where_ext_system_id": bo.ext_system_id, "where_bo_type": bo.bo_type, "where_bo_id": bo.bo_id,
+             "expanded_view": "true", "page": "1", "limit": "10"}
+    return f"GET {WORKSPACES}?{urlencode(query, safe='?/:@')}"
+
+
+def create_body(command: EnsureWorkspace | UpdateWorkspace, catalog: OpenTextCatalog) -> dict[str, Any]:
+    """The JSON of POST /api/v2/businessworkspaces' ``body`` field, as the sink builds it."""
+    bo = command.business_object
+    body: dict[str, Any] = {
+        "template_id": catalog.template_id(command.workspace_type, command.template),
+        "wksp_type_id": catalog.workspace_type(command.workspace_type).id,
+        "name": command.name,
+        "description": command.description,
+        "ext_system_id": bo.ext_system_id,
+        "bo_type": bo.bo_type,
+        "bo_id": bo.bo_id,
+    }
+    if command.parent_id is not None:
+        body["parent_id"] = command.parent_id
+    elif command.parent_path is not None:
+        body["parent_id"] = "{parent_id}"
+    categories: dict[str, dict[str, Any]] = {}
+    for category, values in command.categories.items():
+        for attribute, value in values.items():
+            cat_id = str(catalog.category(category).id)
+            categories.setdefault(cat_id, {})[catalog.attribute_key(category, attribute)] = value
+    if categories:
+        body["roles"] = {"categories": categories}
+    return body
+
+
+def put_body(catalog: OpenTextCatalog, category: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of PUT /api/v2/nodes/{id}/categories/{cat_id}: only this category's keys; set rows by row key."""
+    body: dict[str, Any] = {}
+    sets = catalog.category(category).sets
+    for attribute, value in values.items():
+        set_name = next((s for s in sets if s.casefold() == attribute.casefold()), None)
+        if set_name is None:
+            body[catalog.attribute_key(category, attribute)] = value
+            continue
+        rows = [value] if isinstance(value, dict) else value if isinstance(value, list) else []
+        for number, row in enumerate(rows, start=1):
+            for member, member_value in (row.items() if isinstance(row, dict) else []):
+                body[catalog.row_key(category, set_name, number, member)] = member_value
+    return body
+
+
+def _folder(command: EnsureWorkspace | UpdateWorkspace, catalog: OpenTextCatalog) -> list[str]:
+    if command.parent_path is None:
+        return []
+    ws_type = catalog.workspace_type(command.workspace_type)
+    where = f"node {ws_type.location_id} ({ws_type.location})" if ws_type.location_id else "the type's location"
+    return [f"   Before creating: folder path {command.parent_path!r} under {where}, each folder found by name "
+            "(GET /api/v2/nodes/{parent}/nodes?where_name=...&where_type=0) or created; its id is {parent_id}."]
+
+
+def _link_back(rule: Rule, command: EnsureWorkspace | UpdateWorkspace) -> list[str]:
+    spec = rule.link_back
+    assert spec is not None
+    bo = command.business_object
+    values = {"bo_id": bo.bo_id, "bo_type": bo.bo_type, "ext_system_id": bo.ext_system_id,
+              "workspace_id": "{workspace_id}", "workspace_url": "{workspace_url}"}
+    return [f"Then, once OpenText has applied it, link back (downstream command update_record to target "
+            f"{spec.target}): {spec.entity}/{fill(spec.record_id, values)}",
+            f"   fields: {_json(render_fields(spec, values))}"]
+
+
+def _json(value: Any, *, indent: bool = False, pad: int = 0) -> str:
+    option = orjson.OPT_INDENT_2 if indent else 0
+    text = orjson.dumps(value, option=option).decode()
+    return "\n".join(" " * pad + line for line in text.splitlines())
+
+
+def _text(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n"
