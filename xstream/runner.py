@@ -224,7 +224,8 @@ class SinkRunner:
             for i, result in zip(pending, fresh, strict=True):
                 results[i] = result
             still = [r for r in fresh if not r.finished]
-            self._record_attempt(ok=not still)
+            # an attempt that finished anything shows the target alive: only no progress at all counts
+            self._record_attempt(ok=len(still) < len(fresh))
             if not still:
                 continue
             self._metrics.retries.labels(self._sink.name).inc()

@@ -7,7 +7,6 @@ import sys
 import uuid
 from pathlib import Path
 
-import orjson
 import pytest
 
 from tests.conftest import Broker
@@ -40,14 +39,17 @@ def test_mapping_dry_run_prints_the_command_and_refuses_bad_events(tmp_path: Pat
     scenario = sc.build(customers=1, snapshot_reads=0, updates=0, replays=0)
     event = tmp_path / "event.json"
     event.write_bytes(scenario.records[0].value or b"")
-    result = xstream("mapping", "dry-run", "--event", str(event))
+    ambiguous = xstream("mapping", "dry-run", "--event", str(event))
+    assert ambiguous.returncode == 2 and "pass --topic" in ambiguous.stderr
+    result = xstream("mapping", "dry-run", "--event", str(event), "--topic", "erp.cdc.customers")
     assert result.returncode == 0, result.stderr
-    command = orjson.loads(result.stdout)
-    assert command["kind"] == "ensure_workspace"
-    assert command["business_object"] == {"ext_system_id": "SAP_PRD", "bo_type": "KNA1", "bo_id": "0000100000"}
+    assert "command: ensure_workspace for SAP_PRD/KNA1/0000100000" in result.stdout
+    lookup = ("GET /api/v2/businessworkspaces?where_ext_system_id=SAP_PRD&where_bo_type=KNA1"
+              "&where_bo_id=0000100000&expanded_view=true")
+    assert lookup in result.stdout and "POST /api/v2/businessworkspaces" in result.stdout
     event.write_bytes(b'{"op": "x"}')
-    refused = xstream("mapping", "dry-run", "--event", str(event))
-    assert refused.returncode == 1 and "unknown_op" in refused.stderr
+    refused = xstream("mapping", "dry-run", "--event", str(event), "--topic", "erp.cdc.customers")
+    assert refused.returncode == 1 and "unknown_op" in refused.stdout
 
 
 def test_invalid_settings_stop_the_worker_with_the_variable_named() -> None:

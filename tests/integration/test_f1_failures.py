@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from tests.integration.conftest import Stack
+from tests.integration.test_f1_workspaces import seed_erp, statuses
 from xstream.demo import scenario as sc
 from xstream.demo.harness import produce
 from xstream.topics import Role
@@ -35,23 +36,28 @@ async def test_a_command_opentext_cannot_take_is_rejected_dead_lettered_and_the_
     ]
     apac = {b for b, row in scenario.customers.items() if row["region"] == "APAC"}
     assert apac and len(apac) < 12
-    status, dlq = stack.topic(Role.STATUS), stack.topic(Role.DEAD_LETTER)
+    dlq = stack.topic(Role.DEAD_LETTER)
+    await seed_erp(stack, scenario)
     collector = await stack.collect(Role.STATUS, Role.DEAD_LETTER)
     stack.start_worker(XSTREAM_WORKER__RULES_FILE=str(rules))
     await produce(stack.broker.bootstrap, stack.cdc_topic, scenario.records)
-    assert await collector.wait_for(lambda: len(collector.records[status]) >= 12, TIMEOUT_S), stack.logs()
+    assert await collector.wait_for(lambda: len(ensured(collector, stack)) >= 12, TIMEOUT_S), stack.logs()
     assert await collector.wait_for(lambda: len(collector.records[dlq]) >= len(apac) + 2, TIMEOUT_S), stack.logs()
 
-    statuses = [orjson.loads(r.value) for r in collector.records[status]]
-    outcomes = {s["business_object"]["bo_id"]: s for s in statuses}
+    outcomes = {s["business_object"]["bo_id"]: s for s in ensured(collector, stack)}
     assert {b for b, s in outcomes.items() if s["outcome"] == "rejected"} == apac
     assert all("Credit Limit" in outcomes[b]["reason"] for b in apac)
-    assert Counter(s["outcome"] for s in statuses)["applied"] == 12 - len(apac)
+    assert Counter(s["outcome"] for s in outcomes.values())["applied"] == 12 - len(apac)
     letters = [orjson.loads(r.value) for r in collector.records[dlq]]
     sink_letters = [letter for letter in letters if letter["stage"] == "sink"]
     assert {letter["idempotency_key"] for letter in sink_letters} == {outcomes[b]["idempotency_key"] for b in apac}
     assert all(letter["reason"] == "mapping_failed" for letter in sink_letters)
     assert len((await stack.admin("state"))["workspaces"]) == 12 - len(apac)
+
+
+def ensured(collector, stack: Stack) -> list[dict]:
+    """OpenText outcomes of ensure_workspace commands (creates, snapshot reads)."""
+    return [s for s in statuses(collector, stack) if s["command_kind"] == "ensure_workspace"]
 
 
 def _with_limit(value: bytes) -> bytes:
@@ -65,7 +71,7 @@ def _with_limit(value: bytes) -> bytes:
 async def test_when_opentext_stays_down_partitions_pause_and_nothing_is_lost(stack: Stack) -> None:
     await stack.admin("faults", "POST", {"error_rate": 1.0, "error_kind": "html500"})
     scenario = sc.build(customers=8, snapshot_reads=0, updates=0, replays=0)
-    status = stack.topic(Role.STATUS)
+    await seed_erp(stack, scenario)
     collector = await stack.collect(Role.STATUS)
     worker = stack.start_worker(XSTREAM_RETRY__ATTEMPTS="2", XSTREAM_RETRY__BASE_DELAY_S="0.05",
                                 XSTREAM_RETRY__PAUSE_S="1")
@@ -82,12 +88,12 @@ async def test_when_opentext_stays_down_partitions_pause_and_nothing_is_lost(sta
             break
         await collector.wait_for(lambda: False, 0.5)
     assert await pauses() >= 2, stack.logs()
-    assert collector.records[status] == []  # nothing acknowledged while OpenText is down
+    assert statuses(collector, stack) == []  # nothing acknowledged while OpenText is down
 
     await stack.admin("faults", "POST", {"error_rate": 0.0})
-    assert await collector.wait_for(lambda: len(collector.records[status]) >= 8, TIMEOUT_S), stack.logs()
-    statuses = [orjson.loads(r.value) for r in collector.records[status]]
-    assert Counter(s["outcome"] for s in statuses) == {"applied": 8}
+    assert await collector.wait_for(lambda: len(statuses(collector, stack)) >= scenario.expected_commands,
+                                    TIMEOUT_S), stack.logs()
+    assert Counter(s["outcome"] for s in statuses(collector, stack)) == {"applied": scenario.expected_applied}
     assert len((await stack.admin("state"))["workspaces"]) == 8
 
 

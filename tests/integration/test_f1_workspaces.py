@@ -15,6 +15,7 @@ from xstream.demo import scenario as sc
 from xstream.demo.harness import Collector, produce
 from xstream.demo.scenario import CdcRecord
 from xstream.topics import Role
+from xstream.transform.rule_files import SAMPLE_RULES, load_rule_files
 
 pytestmark = pytest.mark.integration
 TIMEOUT_S = 90.0
@@ -22,6 +23,10 @@ TIMEOUT_S = 90.0
 
 def decoded(collector: Collector, topic: str) -> list[dict[str, Any]]:
     return [orjson.loads(r.value) for r in collector.records[topic]]
+
+
+def statuses(collector: Collector, stack: Stack, target: str = "opentext") -> list[dict[str, Any]]:
+    return [s for s in decoded(collector, stack.topic(Role.STATUS)) if s["target"] == target]
 
 
 def workspaces_by_bo(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -32,14 +37,22 @@ def workspaces_by_bo(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-async def run_scenario(stack: Stack, scenario: sc.Scenario) -> Collector:
-    status, dlq = stack.topic(Role.STATUS), stack.topic(Role.DEAD_LETTER)
+async def seed_erp(stack: Stack, scenario: sc.Scenario) -> None:
+    """The customers exist in the ERP, so the workspace links can be written back to them."""
+    for bo_id, row in scenario.customers.items():
+        await stack.admin("records/customers", "POST", {**row, "id": bo_id}, target="erp")
+
+
+async def run_scenario(stack: Stack, scenario: sc.Scenario, **worker_env: str) -> Collector:
+    await seed_erp(stack, scenario)
+    dlq = stack.topic(Role.DEAD_LETTER)
     collector = await stack.collect(Role.STATUS, Role.DEAD_LETTER)
-    worker = stack.start_worker()
+    worker = stack.start_worker(**worker_env)
     await produce(stack.broker.bootstrap, stack.cdc_topic, scenario.records)
-    expected = scenario.expected_commands + scenario.expected_dead_letters
     ok = await collector.wait_for(
-        lambda: len(collector.records[status]) + len(collector.records[dlq]) >= expected or not worker.running,
+        lambda: (len(statuses(collector, stack)) >= scenario.expected_commands
+                 and len(statuses(collector, stack, "erp")) >= scenario.expected_link_backs
+                 and len(collector.records[dlq]) >= scenario.expected_dead_letters) or not worker.running,
         TIMEOUT_S)
     assert ok and worker.running, stack.logs()
     return collector
@@ -48,50 +61,93 @@ async def run_scenario(stack: Stack, scenario: sc.Scenario) -> Collector:
 async def test_customers_become_exactly_one_workspace_each_with_status_events(stack: Stack) -> None:
     scenario = sc.build()
     collector = await run_scenario(stack, scenario)
-    statuses = decoded(collector, stack.topic(Role.STATUS))
     state = await stack.admin("state")
 
     by_bo = workspaces_by_bo(state)
     assert len(state["workspaces"]) == len(scenario.customers)
-    for bo_id, row in scenario.customers.items():
+    regions = {"EMEA": "Europe", "AMER": "Americas", "APAC": "Asia Pacific"}
+    for bo_id, row in scenario.final.items():
         (ws,) = by_bo[f"SAP_PRD/KNA1/{bo_id}"]
-        assert ws["name"] == f"{row['name']} ({bo_id})"
+        assert ws["name"] == f"{scenario.customers[bo_id]['name']} ({bo_id})"
         assert ws["wksp_type_name"] == "Customer"
         values = set(map(str, ws["categories"].values()))
-        assert {bo_id, row["name"], row["owner"], "active"} <= values
-        assert {"EMEA": "Europe", "AMER": "Americas", "APAC": "Asia Pacific"}[row["region"]] in values
+        assert {bo_id, row["name"], row["owner"], row["status"], regions[row["region"]]} <= values, bo_id
 
-    outcomes = Counter(s["outcome"] for s in statuses)
-    assert outcomes == {"applied": scenario.expected_applied, "already_applied": scenario.expected_already_applied}
-    applied = {s["business_object"]["bo_id"]: s for s in statuses if s["outcome"] == "applied"}
-    for bo_id, status in applied.items():
+    opentext = statuses(collector, stack)
+    assert Counter(s["outcome"] for s in opentext) == {"applied": scenario.expected_applied,
+                                                       "already_applied": scenario.expected_already_applied}
+    created = {s["business_object"]["bo_id"]: s for s in opentext
+               if s["outcome"] == "applied" and s["command_kind"] == "ensure_workspace"}
+    erp = await stack.admin("state", target="erp")
+    records = {r["id"]: r for r in erp["records"]["customers"]}
+    for bo_id, status in created.items():
         (ws,) = by_bo[f"SAP_PRD/KNA1/{bo_id}"]
         assert status["workspace"]["node_id"] == ws["id"]
         assert status["workspace"]["url"].endswith(f"/app/nodes/{ws['id']}")
-        assert status["target"] == "opentext" and status["causation"]["source_system"] == "erp"
+        assert status["causation"]["source_system"] == "erp"
+        # F4: the workspace link went back to the ERP record, written by xstream
+        assert records[bo_id]["workspace_url"] == status["workspace"]["url"]
+        assert records[bo_id]["last_changed_by"] == "xstream"
     status_keys = {r.key for r in collector.records[stack.topic(Role.STATUS)]}
     assert status_keys == {f"SAP_PRD/KNA1/{b}".encode() for b in scenario.customers}
 
 
-async def test_replaying_the_cdc_topic_from_offset_0_creates_no_second_workspace(stack: Stack) -> None:
-    scenario = sc.build(customers=20, snapshot_reads=5, updates=10, replays=5)
+async def quiet(collector: Collector, topic: str, seconds: float = 3.0) -> None:
+    """Wait until ``topic`` has received nothing new for ``seconds``."""
+    last, since = -1, 0.0
+    while since < seconds:
+        count = len(collector.records[topic])
+        since = since + 0.5 if count == last else 0.0
+        last = count
+        await collector.wait_for(lambda: False, 0.5)
+
+
+async def test_replaying_every_topic_from_offset_0_changes_nothing_in_either_emulator(stack: Stack) -> None:
+    scenario = sc.build(customers=20, snapshot_reads=5, updates=30, replays=5)  # some customers change twice
     collector = await run_scenario(stack, scenario)
-    stack.workers[-1].stop()
-    creates_before = (await stack.admin("calls"))["workspaces.create"]
     status_topic = stack.topic(Role.STATUS)
+    await quiet(collector, status_topic)
+    stack.workers[-1].stop()
+    opentext_calls = await stack.admin("calls")
+    erp_before = await stack.admin("calls", target="erp")
     seen_before = len(collector.records[status_topic])
 
-    # A new deployment (new consumer groups) reads every input and command topic from offset 0.
+    # A new deployment (new consumer groups) reads every input, command and status topic from offset 0.
     stack.start_worker(app_id="xstream-replayed")
-    replayed = 2 * scenario.expected_commands  # old commands + the commands re-derived from the CDC topic
-    assert await collector.wait_for(lambda: len(collector.records[status_topic]) >= seen_before + replayed,
-                                    TIMEOUT_S), stack.logs()
+    assert await collector.wait_for(
+        lambda: len(collector.records[status_topic]) >= seen_before + 2 * scenario.expected_commands, TIMEOUT_S
+    ), stack.logs()
+    await quiet(collector, status_topic)
 
     new = decoded(collector, status_topic)[seen_before:]
-    assert Counter(s["outcome"] for s in new) == {"already_applied": replayed}
-    state = await stack.admin("state")
-    assert len(state["workspaces"]) == len(scenario.customers)
-    assert (await stack.admin("calls"))["workspaces.create"] == creates_before
+    assert {s["outcome"] for s in new} == {"already_applied"}
+    calls = await stack.admin("calls")
+    changing = ("workspaces.create", "categories.update", "categories.apply", "nodes.create", "nodes.update")
+    assert {op: calls.get(op, 0) for op in changing} == {op: opentext_calls.get(op, 0) for op in changing}
+    assert calls.get("workspaces.search", 0) == opentext_calls.get("workspaces.search", 0)  # answered by the ledger
+    assert (await stack.admin("calls", target="erp"))["state_changing"] == erp_before["state_changing"]
+    assert len((await stack.admin("state"))["workspaces"]) == len(scenario.customers)
+
+
+async def test_out_of_order_updates_never_overwrite_a_newer_change(stack: Stack) -> None:
+    scenario = sc.build(customers=3, snapshot_reads=0, updates=0, replays=0)
+    row = scenario.customers["0000100001"]
+    newer = {**row, "status": "blocked"}
+    older = {**row, "status": "on_hold"}
+    key = b'{"customer_id": "0000100001"}'
+    # the newer change (lsn 9000) arrives before an older one (lsn 8000), e.g. after a connector re-send
+    scenario.records += [sc.CdcRecord(key, sc._envelope("u", row, newer, 9000, wrapped=True), "update"),
+                         sc.CdcRecord(key, sc._envelope("u", row, older, 8000, wrapped=True), "late update")]
+    scenario.final["0000100001"] = newer
+    scenario.expect(load_rule_files([SAMPLE_RULES]))
+    scenario.expected_applied -= 1  # the late update is stale: already_applied, not applied
+    scenario.expected_already_applied += 1
+    collector = await run_scenario(stack, scenario)
+    by_bo = workspaces_by_bo(await stack.admin("state"))
+    (ws,) = by_bo["SAP_PRD/KNA1/0000100001"]
+    assert "blocked" in ws["categories"].values() and "on_hold" not in ws["categories"].values()
+    late = [s for s in statuses(collector, stack) if s["causation"]["source_position"] == "lsn:8000"]
+    assert [s["outcome"] for s in late] == ["already_applied"]
 
 
 async def test_malformed_records_are_dead_lettered_and_the_flow_goes_on(stack: Stack) -> None:
@@ -165,7 +221,8 @@ async def test_a_worker_killed_mid_flow_is_replaced_without_duplicates(stack: St
 
 
 async def test_worker_serves_health_readiness_and_metrics(stack: Stack) -> None:
-    await run_scenario(stack, sc.build(customers=2, snapshot_reads=0, updates=0, replays=0))
+    scenario = sc.build(customers=2, snapshot_reads=0, updates=0, replays=0)
+    await run_scenario(stack, scenario)
     base = stack.workers[-1].base_url
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/healthz") as resp:
@@ -174,5 +231,6 @@ async def test_worker_serves_health_readiness_and_metrics(stack: Stack) -> None:
             assert resp.status == 200 and (await resp.json())["ready"] is True
         async with http.get(f"{base}/metrics") as resp:
             text = await resp.text()
-    assert 'xstream_commands_total{outcome="applied",sink="opentext"} 2.0' in text
+    assert f'xstream_commands_total{{outcome="applied",sink="opentext"}} {scenario.expected_applied}.0' in text
+    assert f'xstream_commands_total{{outcome="applied",sink="erp"}} {scenario.expected_link_backs}.0' in text
     assert 'xstream_tombstones_total' in text and 'xstream_dead_letters_total' in text

@@ -249,3 +249,13 @@ async def test_commands_for_other_sinks_are_left_alone_but_committed() -> None:
     assert [len(call) for call in sink.calls] == [1]
     assert [e[2]["business_object"]["bo_id"] for e in log if e[0] == "delivered"] == ["mine"]
     assert log[-1] == ("commit", 3)
+
+
+async def test_partial_progress_does_not_count_against_the_breaker() -> None:
+    log = Log()
+    breaker = FakeBreaker(threshold=1)
+    sink = ScriptedSink(lambda attempt, c: SinkResult.applied(LINK) if c.business_object.bo_id == "1" or attempt > 1
+                        else SinkResult.transient("503"))
+    await runner(sink, log, breaker=breaker).handle(TP, [record(1, encode(command("1", 1))),
+                                                        record(2, encode(command("2", 2)))])
+    assert breaker.state == "closed" and log[-1] == ("commit", 3)

@@ -1,9 +1,11 @@
-"""``xstream demo``: the whole F1 path on one machine, checked, in one command.
+"""``xstream demo``: flows F1 and F4 on one machine, checked, in one command.
 
-Embedded broker + OpenText emulator + a real worker process; about 100 ERP customer CDC records
-(creates, snapshot reads, updates, replays, a delete and its tombstone, two malformed records).
-It exits 0 only when every customer has exactly one workspace in the emulator and the status and
-dead-letter counts are what the scenario promises.
+Embedded broker, the OpenText emulator, three source-system emulators (ERP, CRM, project tool) and a
+real worker process. ERP customers arrive as about 100 Debezium records (creates, snapshot reads,
+updates, replays, a delete and its tombstone, two malformed records); ERP suppliers, CRM accounts
+and projects arrive through the emulators' change feeds, as Debezium would deliver them. Every
+workspace link is written back to its source record, the CDC echo of that write is dropped, and a
+supplier blocked in the ERP gets its workspace status updated. Exit 0 only when every check holds.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import contextlib
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +27,124 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from xstream.demo import scenario as sc
-from xstream.demo.harness import Collector, WorkerProcess, produce, worker_env
+from xstream.demo.harness import CdcForwarder, Collector, WorkerProcess, produce, worker_env
 from xstream.embedded import EmbeddedBroker
-from xstream.emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
+from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
+from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 from xstream.kafka import apply_topics
 from xstream.settings import BrokerFlavour, KafkaSettings
 from xstream.topics import Role, load_catalog
 
+SUPPLIERS = [{"id": f"00003000{i:02d}", "supplier_id": f"00003000{i:02d}", "name": name, "purchaser": "k.tanaka",
+              "country": country, "posting_block": False}
+             for i, (name, country) in enumerate([("Initech Components", "DE"), ("Globex Metals", "US"),
+                                                   ("Tyrell Optics", "JP")])]
+ACCOUNTS = [{"id": "001A0000001", "account_id": "001A0000001", "account_number": "CRM-1", "name": "Hooli Europe",
+             "type": "Customer", "owner_email": "a.schmidt@example.com", "billing_region": "EMEA", "stage": "Active"},
+            {"id": "001A0000002", "account_id": "001A0000002", "account_number": "CRM-2", "name": "Pied Piper",
+             "type": "Prospect", "owner_email": "j.doe@example.com", "billing_region": "AMER", "stage": "Lead"}]
+PROJECTS = [{"id": "PRJ-2025-017", "project_key": "PRJ-2025-017", "title": "Warehouse Automation",
+             "programme": "Logistics 2025", "manager": "m.rossi", "region": "Europe", "state": "open"}]
+FEED_OBJECTS = {"SAP_PRD/LFA1": len(SUPPLIERS), "SFDC/Account": 1, "PROJ/Project": len(PROJECTS)}  # prospect: none
+BLOCKED = SUPPLIERS[1]["id"]
 
-async def _get_json(url: str) -> Any:
-    async with aiohttp.ClientSession() as http, http.get(url) as resp:
-        return await resp.json() if resp.status < 500 else {"status": resp.status}
+
+@dataclass
+class Stack:
+    bootstrap: str
+    opentext: RunningEmulator
+    targets: dict[str, RunningErpEmulator]
+    worker: WorkerProcess
+    collector: Collector
+    status_topic: str
+    dlq_topic: str
+
+    async def admin(self, path: str, method: str = "GET", json: Any = None, target: str | None = None) -> Any:
+        base = self.targets[target].admin_url if target else self.opentext.admin_url
+        async with aiohttp.ClientSession() as http, http.request(method, f"{base}/{path}", json=json) as resp:
+            return await resp.json()
+
+    def statuses(self, target: str | None = None) -> list[dict[str, Any]]:
+        found = [orjson.loads(r.value) for r in self.collector.records[self.status_topic]]
+        return [s for s in found if target is None or s["target"] == target]
+
+
+async def run_demo(*, keep_running: bool = False, timeout_s: float = 180.0, console: Console | None = None) -> int:
+    console = console or Console()
+    workdir = Path(tempfile.mkdtemp(prefix="xstream-demo-"))
+    started = time.monotonic()
+    with EmbeddedBroker() as broker:
+        console.print(f"[bold]broker[/]    embedded Tansu on {broker.bootstrap}")
+        async with _emulators(console) as (opentext, targets):
+            catalog = load_catalog()
+            await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour.TANSU), catalog.specs)
+            env = worker_env(bootstrap=broker.bootstrap, flavour="tansu", opentext_url=opentext.url,
+                             app_id="xstream-demo", targets={name: t.url for name, t in targets.items()})
+            worker = WorkerProcess(env, workdir / "worker.log").start()
+            collector = await Collector(broker.bootstrap, catalog.one(Role.STATUS).name,
+                                        catalog.one(Role.DEAD_LETTER).name).start()
+            stack = Stack(broker.bootstrap, opentext, targets, worker, collector, catalog.one(Role.STATUS).name,
+                          catalog.one(Role.DEAD_LETTER).name)
+            try:
+                return await _drive(console, stack, keep_running=keep_running, timeout_s=timeout_s, started=started)
+            finally:
+                await collector.stop()
+                code = worker.stop()
+                console.print(f"[dim]worker stopped (exit {code}); log: {worker.log_path}[/]")
+
+
+@contextlib.asynccontextmanager
+async def _emulators(console: Console) -> AsyncIterator[tuple[RunningEmulator, dict[str, RunningErpEmulator]]]:
+    opentext = await start_opentext_emulator(OpenTextEmulatorConfig())
+    targets: dict[str, RunningErpEmulator] = {}
+    try:
+        for name in ("erp", "crm", "project_tool"):
+            targets[name] = await start_erp_emulator(ErpEmulatorConfig())
+        console.print(f"[bold]opentext[/]  emulator on {opentext.url} (admin {opentext.admin_url})")
+        for name, target in targets.items():
+            console.print(f"[bold]{name:9}[/] emulator on {target.url} (admin {target.admin_url})")
+        yield opentext, targets
+    finally:
+        for target in targets.values():
+            await target.stop()
+        await opentext.stop()
+
+
+async def _drive(console: Console, stack: Stack, *, keep_running: bool, timeout_s: float, started: float) -> int:
+    with console.status("starting worker (waiting for /readyz)..."):
+        if not await _wait_ready(stack.worker, 60):
+            console.print("[red]worker did not become ready[/]\n" + stack.worker.log_tail())
+            return 1
+    console.print(f"[bold]worker[/]    ready at {stack.worker.base_url} ({time.monotonic() - started:.1f}s since start)")
+    scenario = sc.build()
+    forwarders = await _seed_sources(stack, scenario)
+    try:
+        await produce(stack.bootstrap, sc.TOPIC, scenario.records)
+        kinds = Counter(r.label for r in scenario.records)
+        console.print(f"[bold]produced[/]  {len(scenario.records)} CDC records to {sc.TOPIC}: "
+                      + ", ".join(f"{n} {k}" for k, n in kinds.items()))
+        console.print(f"[bold]sources[/]   {len(SUPPLIERS)} ERP suppliers, {len(ACCOUNTS)} CRM accounts, "
+                      f"{len(PROJECTS)} project: forwarded from their change feeds")
+        done = await _wait_processed(console, stack, scenario, timeout_s)
+        blocked = done and await _block_supplier(console, stack, timeout_s)
+        return await _report(console, stack, scenario, done, blocked, keep_running=keep_running)
+    finally:
+        for forwarder in forwarders:
+            await forwarder.stop()
+
+
+async def _seed_sources(stack: Stack, scenario: sc.Scenario) -> list[CdcForwarder]:
+    """Records exist in their systems; suppliers, accounts and projects reach Kafka through the feeds."""
+    for bo_id, row in scenario.customers.items():  # customers arrive as the synthetic CDC records instead
+        await stack.admin("records/customers", "POST", {**row, "id": bo_id}, target="erp")
+    for entity, target, rows in (("suppliers", "erp", SUPPLIERS), ("accounts", "crm", ACCOUNTS),
+                                 ("projects", "project_tool", PROJECTS)):
+        for row in rows:
+            await stack.admin(f"records/{entity}", "POST", row, target=target)
+    feeds = {"erp": {"suppliers": "erp.cdc.suppliers"}, "crm": {"accounts": "crm.cdc.accounts"},
+             "project_tool": {"projects": "projects.cdc.projects"}}
+    return [await CdcForwarder(stack.targets[name].admin_url, stack.bootstrap, topics.get).start()
+            for name, topics in feeds.items()]
 
 
 async def _wait_ready(worker: WorkerProcess, timeout_s: float) -> bool:
@@ -47,128 +158,135 @@ async def _wait_ready(worker: WorkerProcess, timeout_s: float) -> bool:
     return False
 
 
-def _metric(text: str, name: str) -> float:
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name) and not line.startswith("#"))
+async def _wait_processed(console: Console, stack: Stack, scenario: sc.Scenario, timeout_s: float) -> bool:
+    feed = sum(FEED_OBJECTS.values())
+    goals = {"OpenText outcomes": scenario.expected_commands + feed,
+             "links written back": scenario.expected_link_backs + feed,
+             "dead letters": scenario.expected_dead_letters}
+
+    def progress_of() -> dict[str, int]:
+        statuses = stack.statuses()
+        return {"OpenText outcomes": sum(s["target"] == "opentext" for s in statuses),
+                "links written back": sum(s["target"] != "opentext" for s in statuses),
+                "dead letters": len(stack.collector.records[stack.dlq_topic])}
+
+    columns = (SpinnerColumn(), TextColumn("{task.description:20}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        tasks = {name: progress.add_task(name, total=goal) for name, goal in goals.items()}
+
+        def tick() -> None:
+            for name, seen in progress_of().items():
+                progress.update(tasks[name], completed=min(seen, goals[name]))
+
+        ok = await stack.collector.wait_for(
+            lambda: all(seen >= goals[n] for n, seen in progress_of().items()) or not stack.worker.running,
+            timeout_s, on_tick=tick)
+    return ok and stack.worker.running
 
 
-async def run_demo(*, keep_running: bool = False, timeout_s: float = 180.0, console: Console | None = None) -> int:
-    console = console or Console()
-    workdir = Path(tempfile.mkdtemp(prefix="xstream-demo-"))
-    started = time.monotonic()
-    with EmbeddedBroker() as broker:
-        console.print(f"[bold]broker[/] embedded Tansu on {broker.bootstrap}")
-        emulator = await start_opentext_emulator(OpenTextEmulatorConfig())
-        try:
-            console.print(f"[bold]opentext[/] emulator on {emulator.url} (admin {emulator.admin_url})")
-            catalog = load_catalog()
-            await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour.TANSU), catalog.specs)
-            worker = WorkerProcess(
-                worker_env(bootstrap=broker.bootstrap, flavour="tansu", opentext_url=emulator.url,
-                           app_id="xstream-demo"),
-                workdir / "worker.log",
-            ).start()
-            try:
-                return await _drive(console, broker.bootstrap, emulator.admin_url, worker, catalog,
-                                    keep_running=keep_running, timeout_s=timeout_s, started=started)
-            finally:
-                code = worker.stop()
-                console.print(f"[dim]worker stopped (exit {code}); log: {worker.log_path}[/]")
-        finally:
-            await emulator.stop()
+async def _block_supplier(console: Console, stack: Stack, timeout_s: float) -> bool:
+    console.print(f"[bold]ERP[/]       a purchaser blocks supplier {BLOCKED} (posting_block = true)")
+    await stack.admin(f"records/suppliers/{BLOCKED}", "PATCH", {"posting_block": True}, target="erp")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if "blocked" in _workspace(await stack.admin("state"), f"SAP_PRD/LFA1/{BLOCKED}").get("categories", {}).values():
+            return True
+        await asyncio.sleep(0.3)
+    return False
 
 
-async def _drive(console: Console, bootstrap: str, admin_url: str, worker: WorkerProcess, catalog: Any, *,
-                 keep_running: bool, timeout_s: float, started: float) -> int:
-    status_topic, dlq_topic = catalog.one(Role.STATUS).name, catalog.one(Role.DEAD_LETTER).name
-    scenario = sc.build()
-    collector = await Collector(bootstrap, status_topic, dlq_topic).start()
-    try:
-        with console.status("starting worker (waiting for /readyz)..."):
-            if not await _wait_ready(worker, 60):
-                console.print("[red]worker did not become ready[/]\n" + worker.log_tail())
-                return 1
-        console.print(f"[bold]worker[/] ready at {worker.base_url} ({time.monotonic() - started:.1f}s since start)")
-        await produce(bootstrap, sc.TOPIC, scenario.records)
-        kinds = Counter(r.label for r in scenario.records)
-        console.print(f"[bold]produced[/] {len(scenario.records)} CDC records to {sc.TOPIC}: "
-                      + ", ".join(f"{n} {k}" for k, n in kinds.items()))
-        done = await _wait_processed(console, collector, scenario, status_topic, dlq_topic, worker, timeout_s)
-        return await _report(console, collector, scenario, status_topic, dlq_topic, admin_url, worker, done,
-                             keep_running=keep_running, bootstrap=bootstrap)
-    finally:
-        await collector.stop()
-
-
-async def _wait_processed(console: Console, collector: Collector, scenario: sc.Scenario, status_topic: str,
-                          dlq_topic: str, worker: WorkerProcess, timeout_s: float) -> bool:
-    total = scenario.expected_commands + scenario.expected_dead_letters
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("status events + dead letters", total=total)
-
-        def seen() -> int:
-            return len(collector.records[status_topic]) + len(collector.records[dlq_topic])
-
-        return await collector.wait_for(
-            lambda: seen() >= total or not worker.running, timeout_s,
-            on_tick=lambda: progress.update(task, completed=min(seen(), total)),
-        ) and worker.running
-
-
-async def _report(console: Console, collector: Collector, scenario: sc.Scenario, status_topic: str, dlq_topic: str,
-                  admin_url: str, worker: WorkerProcess, done: bool, *, keep_running: bool, bootstrap: str) -> int:
-    statuses = [orjson.loads(r.value) for r in collector.records[status_topic]]
-    letters = [orjson.loads(r.value) for r in collector.records[dlq_topic]]
-    state = await _get_json(f"{admin_url}/state")
-    metrics = await _fetch_metrics(worker)
-    by_bo: dict[str, list[dict[str, Any]]] = {}
+def _workspaces_by_bo(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
     for ws in state.get("workspaces", []):
         for bo in ws.get("business_objects", []):
-            if bo["ext_system_id"] == sc.EXT_SYSTEM_ID and bo["bo_type"] == sc.BO_TYPE:
-                by_bo.setdefault(bo["bo_id"], []).append(ws)
-    last_status = {s["business_object"]["bo_id"]: s for s in statuses}
-    table = Table(title=f"ERP customers ({sc.EXT_SYSTEM_ID}/{sc.BO_TYPE}) -> OpenText business workspaces")
-    for column in ("bo_id", "workspace", "name", "last status", "copies"):
+            found.setdefault(f"{bo['ext_system_id']}/{bo['bo_type']}/{bo['bo_id']}", []).append(ws)
+    return found
+
+
+def _workspace(state: dict[str, Any], bo_key: str) -> dict[str, Any]:
+    return (_workspaces_by_bo(state).get(bo_key) or [{}])[0]
+
+
+async def _report(console: Console, stack: Stack, scenario: sc.Scenario, done: bool, blocked: bool, *,
+                  keep_running: bool) -> int:
+    await asyncio.sleep(1.0)  # let the last echoes arrive before counting
+    state = await stack.admin("state")
+    by_bo = _workspaces_by_bo(state)
+    sources = {"SAP_PRD/KNA1": ("erp", "customers", "workspace_url"), "SAP_PRD/LFA1": ("erp", "suppliers", "workspace_url"),
+               "SFDC/Account": ("crm", "accounts", "opentext_workspace_url"),
+               "PROJ/Project": ("project_tool", "projects", "workspace_url")}
+    records = {prefix: {r["id"]: r for r in (await stack.admin("state", target=t))["records"].get(entity, [])}
+               for prefix, (t, entity, _) in sources.items()}
+    last = {s["business_object"]["ext_system_id"] + "/" + s["business_object"]["bo_type"] + "/"
+            + s["business_object"]["bo_id"]: s for s in stack.statuses("opentext")}
+    table = Table(title="Business objects -> OpenText business workspaces (and the link in the source record)")
+    for column in ("business object", "workspace", "name", "last outcome", "link back", "copies"):
         table.add_column(column, no_wrap=True)
-    for bo_id in sorted(scenario.customers):
-        found = by_bo.get(bo_id, [])
-        ws = found[0] if found else {}
-        status = last_status.get(bo_id, {}).get("outcome", "-")
-        count_style = "green" if len(found) == 1 else "red"
-        table.add_row(bo_id, str(ws.get("id", "-")), ws.get("name", "-"), status, f"[{count_style}]{len(found)}[/]")
+    linked_ok = True
+    for bo_key in sorted(by_bo):
+        (ws, *_), prefix = by_bo[bo_key], bo_key.rsplit("/", 1)[0]
+        _, _, field = sources[prefix]
+        record = records[prefix].get(bo_key.rsplit("/", 1)[1], {})
+        linked = record.get(field, "").endswith(f"/app/nodes/{ws['id']}")
+        deleted = "deleted" in ws.get("categories", {}).values()
+        linked_ok &= linked or deleted
+        copies = len(by_bo[bo_key])
+        table.add_row(bo_key, str(ws["id"]), ws["name"], last.get(bo_key, {}).get("outcome", "-"),
+                      "[green]yes[/]" if linked else ("-" if deleted else "[red]no[/]"),
+                      f"[{'green' if copies == 1 else 'red'}]{copies}[/]")
     console.print(table)
-    outcomes = Counter(s["outcome"] for s in statuses)
-    checks = {
-        "every customer has exactly one workspace": all(len(by_bo.get(b, [])) == 1 for b in scenario.customers),
-        "no workspace for anything else": len(state.get("workspaces", [])) == len(scenario.customers),
-        f"applied == {scenario.expected_applied}": outcomes["applied"] == scenario.expected_applied,
-        f"already_applied == {scenario.expected_already_applied}":
-            outcomes["already_applied"] == scenario.expected_already_applied,
-        f"dead-lettered == {scenario.expected_dead_letters}": len(letters) == scenario.expected_dead_letters,
-        f"tombstones counted == {scenario.expected_tombstones}":
-            _metric(metrics, "xstream_tombstones_total") == scenario.expected_tombstones,
-        "worker still running": done,
-    }
-    console.print(f"[bold]counts[/] applied={outcomes['applied']} already_applied={outcomes['already_applied']} "
-                  f"rejected={outcomes['rejected']} dead-lettered={len(letters)} "
-                  f"tombstones={_metric(metrics, 'xstream_tombstones_total'):.0f}")
+    metrics = await _fetch_metrics(stack.worker)
+    outcomes = Counter(s["outcome"] for s in stack.statuses("opentext"))
+    links = Counter(s["target"] for s in stack.statuses() if s["target"] != "opentext")
+    letters = [orjson.loads(r.value) for r in stack.collector.records[stack.dlq_topic]]
+    echoes, tombstones = _metric(metrics, "xstream_echoes_suppressed_total"), _metric(metrics, "xstream_tombstones_total")
+    feed = sum(FEED_OBJECTS.values())
+    console.print(f"[bold]counts[/] OpenText: applied={outcomes['applied']} already_applied={outcomes['already_applied']} "
+                  f"rejected={outcomes['rejected']}; links written back: "
+                  + ", ".join(f"{t}={n}" for t, n in sorted(links.items()))
+                  + f"; dead-lettered={len(letters)} tombstones={tombstones:.0f} echoes suppressed={echoes:.0f}")
     for letter in letters:
-        console.print(f"  [yellow]dead letter[/] {letter['reason']}: {letter['detail']} "
-                      f"({letter['source']['topic']}/{letter['source']['partition']}@{letter['source']['offset']})")
-    calls = await _get_json(f"{admin_url}/calls")
+        source = letter["source"]
+        console.print(f"  [yellow]dead letter[/] {letter['reason']}: {letter['detail'][:90]} "
+                      f"({source['topic']}/{source['partition']}@{source['offset']})")
+    calls = await stack.admin("calls")
     console.print("[bold]OpenText calls[/] " + ", ".join(f"{k}={v}" for k, v in sorted(calls.items())))
+    expected_bos = {f"SAP_PRD/KNA1/{b}" for b in scenario.customers} | {
+        f"SAP_PRD/LFA1/{s['id']}" for s in SUPPLIERS} | {"SFDC/Account/001A0000001", "PROJ/Project/PRJ-2025-017"}
+    checks = {
+        "every business object has exactly one workspace": set(by_bo) == expected_bos
+        and all(len(v) == 1 for v in by_bo.values()),
+        "no workspace for anything else (the CRM prospect gets none)": len(state.get("workspaces", [])) == len(expected_bos),
+        f"customer CDC: applied == {scenario.expected_applied}, already_applied == {scenario.expected_already_applied}":
+            outcomes["applied"] == scenario.expected_applied + feed + blocked
+            and outcomes["already_applied"] == scenario.expected_already_applied,
+        "every source record holds its workspace link": linked_ok,
+        "each link write's CDC echo was dropped": echoes >= feed,
+        f"dead-lettered == {scenario.expected_dead_letters}": len(letters) == scenario.expected_dead_letters,
+        f"tombstones counted == {scenario.expected_tombstones}": tombstones == scenario.expected_tombstones,
+        "the blocked supplier's workspace status is 'blocked'": blocked,
+        "worker still running": done and stack.worker.running,
+    }
     for name, ok in checks.items():
         console.print(f"  {'[green]ok  [/]' if ok else '[red]FAIL[/]'} {name}")
     if keep_running:
-        console.print(f"\n[bold]still running[/] (Ctrl-C to stop)\n  broker     {bootstrap}\n"
-                      f"  opentext   {admin_url.removesuffix('/admin')}/otcs/cs  (user Admin / livelink)\n"
-                      f"  state      {admin_url}/state\n  metrics    {worker.base_url}/metrics\n"
-                      f"  readiness  {worker.base_url}/readyz")
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.Event().wait()
+        await _keep_running(console, stack)
     return 0 if all(checks.values()) else 1
+
+
+async def _keep_running(console: Console, stack: Stack) -> None:
+    targets = "\n".join(f"  {name:10} {t.url}  (state {t.admin_url}/state)" for name, t in stack.targets.items())
+    console.print(f"\n[bold]still running[/] (Ctrl-C to stop)\n  broker     {stack.bootstrap}\n"
+                  f"  opentext   {stack.opentext.url}  (user Admin / livelink; state {stack.opentext.admin_url}/state)\n"
+                  f"{targets}\n  metrics    {stack.worker.base_url}/metrics\n  readiness  {stack.worker.base_url}/readyz")
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.Event().wait()
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and not line.startswith("#"))
 
 
 async def _fetch_metrics(worker: WorkerProcess) -> str:
