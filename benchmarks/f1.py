@@ -20,6 +20,7 @@ import aiohttp
 from xstream.demo import scenario as sc
 from xstream.demo.harness import Collector, WorkerProcess, produce, worker_env
 from xstream.embedded import EmbeddedBroker
+from xstream.emulators.erp import ErpEmulatorConfig, start_erp_emulator
 from xstream.emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
 from xstream.kafka import apply_topics
 from xstream.model.record import RecordRef
@@ -52,12 +53,19 @@ def peak_rss_mib(pid: int) -> float:
 
 async def bench_end_to_end(scenario: sc.Scenario) -> dict[str, float]:
     with EmbeddedBroker() as broker:
-        async with await start_opentext_emulator(OpenTextEmulatorConfig()) as emulator:
+        async with await start_opentext_emulator(OpenTextEmulatorConfig()) as emulator, \
+                await start_erp_emulator(ErpEmulatorConfig()) as erp:
+            async with aiohttp.ClientSession() as http:  # the customers exist in the ERP: links go back to them
+                for bo_id, row in scenario.customers.items():
+                    async with http.post(f"{erp.admin_url}/records/customers", json={**row, "id": bo_id}) as resp:
+                        resp.raise_for_status()
             catalog = load_catalog()
             await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour.TANSU), catalog.specs)
             status = catalog.one(Role.STATUS).name
             collector = await Collector(broker.bootstrap, status).start()
-            worker = WorkerProcess(worker_env(bootstrap=broker.bootstrap, flavour="tansu", opentext_url=emulator.url),
+            targets = dict.fromkeys(("erp", "crm", "project_tool"), erp.url)  # only customers flow here
+            worker = WorkerProcess(worker_env(bootstrap=broker.bootstrap, flavour="tansu", opentext_url=emulator.url,
+                                              targets=targets),
                                    Path(tempfile.mkdtemp()) / "worker.log").start()
             try:
                 async with aiohttp.ClientSession() as http:
@@ -71,7 +79,8 @@ async def bench_end_to_end(scenario: sc.Scenario) -> dict[str, float]:
                         await asyncio.sleep(0.2)
                 started = time.perf_counter()
                 await produce(broker.bootstrap, sc.TOPIC, scenario.records)
-                await collector.wait_for(lambda: len(collector.records[status]) >= scenario.expected_commands, 600)
+                total = scenario.expected_commands + scenario.expected_link_backs
+                await collector.wait_for(lambda: len(collector.records[status]) >= total, 600)
                 elapsed = time.perf_counter() - started
                 rss = peak_rss_mib(worker.pid) if worker.pid else float("nan")
                 async with aiohttp.ClientSession() as http, http.get(f"{emulator.admin_url}/calls") as resp:
@@ -80,7 +89,7 @@ async def bench_end_to_end(scenario: sc.Scenario) -> dict[str, float]:
                 worker.stop()
                 await collector.stop()
     workspaces = len(scenario.customers)
-    return {"records": len(scenario.records), "seconds": elapsed, "records_per_s": len(scenario.records) / elapsed,
+    return {"records": len(scenario.records), "seconds": elapsed, "link_backs": scenario.expected_link_backs, "records_per_s": len(scenario.records) / elapsed,
             "opentext_calls": sum(calls.values()), "calls_per_workspace": sum(calls.values()) / workspaces,
             "creates": calls.get("workspaces.create", 0), "worker_peak_rss_mib": rss}
 
@@ -97,7 +106,8 @@ def main() -> None:
     print(f"end to end: {figures['records']} records in {figures['seconds']:.1f}s = "
           f"{figures['records_per_s']:,.0f} records/s; OpenText calls {figures['opentext_calls']} "
           f"({figures['calls_per_workspace']:.2f} per workspace, {figures['creates']} creates); "
-          f"worker peak RSS {figures['worker_peak_rss_mib']:.0f} MiB")
+          f"worker peak RSS {figures['worker_peak_rss_mib']:.0f} MiB; "
+          f"plus {figures['link_backs']} links written back to the ERP")
 
 
 if __name__ == "__main__":
