@@ -154,7 +154,8 @@ def build_worker(settings: Settings, *, datadir: Path, catalog: TopicCatalog | N
     app.on_rebalance_complete.connect(faust_ready)
     def runner_factory(name: str, topics: RunnerTopics, make_sink: Callable[[], Sink[Any]],
                        command_type: TypeAdapter[Any], breaker: BreakerSettings,
-                       accepts: Callable[[Any], bool] = lambda command: True) -> Callable[[], SinkRunner]:
+                       accepts: Callable[[Any], bool] = lambda command: True,
+                       dead_letter_undecodable: bool = True) -> Callable[[], SinkRunner]:
         group = f"{settings.worker.app_id}-sink-{name}"
 
         def make_runner() -> SinkRunner:
@@ -163,6 +164,7 @@ def build_worker(settings: Settings, *, datadir: Path, catalog: TopicCatalog | N
                 sink=make_sink(), topics=topics, retry=RetryPolicy.from_settings(settings.retry),
                 pause_s=settings.retry.pause_s, clock=clock, metrics=metrics, health=health, group_id=group,
                 command_type=command_type, accepts=accepts, breaker=CircuitBreaker.from_settings(breaker),
+                dead_letter_undecodable=dead_letter_undecodable,
                 batch_max=settings.worker.batch_max_records,
             )
 
@@ -173,10 +175,10 @@ def build_worker(settings: Settings, *, datadir: Path, catalog: TopicCatalog | N
         lambda: OpenTextSink(settings.opentext, Ledger(order=position_order),
                              store=KafkaLedgerStore(settings.kafka, catalog.one(Role.LEDGER).name, "opentext")),
         TypeAdapter(WorkspaceCommand), settings.opentext.breaker)]
-    for name, target in settings.targets.items():
+    for index, (name, target) in enumerate(sorted(settings.targets.items())):
         factories.append(runner_factory(
             name, downstream_topics, functools.partial(DownstreamSink, name, target), TypeAdapter(DownstreamCommand),
-            target.breaker, accepts=_for_target(name)))
+            target.breaker, accepts=_for_target(name), dead_letter_undecodable=index == 0))
 
     observability = ObservabilityServer(settings.observability, metrics, health)
     return faust.Worker(

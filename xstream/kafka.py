@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -84,12 +85,12 @@ async def apply_topics(kafka: KafkaSettings, specs: list[TopicSpec]) -> ApplyRes
 class KafkaLedgerStore:
     """A sink's ledger entries on the compacted ledger topic, keyed ``{sink}:{business object}``.
 
-    ``load`` reads the topic from the beginning to the end offsets taken at start (the writer sends
-    one record per request, so the end offsets are exact even on the embedded broker) and keeps the
-    newest entry per key, as compaction would.
+    ``load`` reads the topic from the beginning to the high-water mark of each partition and keeps
+    the newest entry per key, as compaction would.
     """
 
-    def __init__(self, kafka: KafkaSettings, topic: str, sink: str) -> None:
+    def __init__(self, kafka: KafkaSettings, topic: str, sink: str, load_timeout_s: float = 60.0) -> None:
+        self._load_timeout_s = load_timeout_s
         self._kafka = kafka
         self._topic = topic
         self._prefix = f"{sink}:"
@@ -107,16 +108,28 @@ class KafkaLedgerStore:
                 return []
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
             latest: dict[bytes, LedgerEntry] = {}
-            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-                for records in (await consumer.getmany(timeout_ms=500)).values():
+            deadline = time.monotonic() + self._load_timeout_s
+            while not await self._at_end(consumer, tps):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"ledger {self._topic} not read to its end within {self._load_timeout_s}s")
+                for records in (await consumer.getmany(timeout_ms=200)).values():
                     for record in records:
                         if record.key and record.key.startswith(self._prefix.encode()) and record.value:
                             latest[record.key] = LedgerEntry.model_validate_json(record.value)
             return list(latest.values())
         finally:
             await consumer.stop()
+
+    @staticmethod
+    async def _at_end(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> bool:
+        """At the high-water mark of every partition, as the fetch responses report it. (Not
+        end_offsets(): Tansu answers it wrongly for multi-record batches, and concurrent sends batch.)"""
+        for tp in tps:
+            highwater = consumer.highwater(tp)
+            if highwater is None or await consumer.position(tp) < highwater:
+                return False
+        return True
 
     async def save(self, entry: LedgerEntry) -> None:
         if self._producer is None:

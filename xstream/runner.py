@@ -83,6 +83,7 @@ class SinkRunner:
         command_type: TypeAdapter[Any],
         accepts: Callable[[Any], bool] = lambda command: True,
         breaker: CircuitBreaker | None = None,
+        dead_letter_undecodable: bool = True,
         batch_max: int = 200,
         stop_budget_s: float = 30.0,
     ) -> None:
@@ -104,6 +105,8 @@ class SinkRunner:
         self._command_type = command_type
         self._accepts = accepts
         self._breaker = breaker
+        self._dead_letter_undecodable = dead_letter_undecodable
+        """False for all but one of the runners that share a topic, so a bad record is dead-lettered once."""
         self._paused_until: dict[TopicPartition, float] = {}
         self._positions: dict[TopicPartition, int] = {}
         self._finished: dict[TopicPartition, dict[str, SinkResult]] = {}
@@ -111,6 +114,7 @@ class SinkRunner:
         batch reuses them, so "applied" is reported as applied and nothing is applied twice."""
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
+        self.needs_refresh = False
         self.component = f"sink:{sink.name}"
 
     async def start(self) -> None:
@@ -126,6 +130,11 @@ class SinkRunner:
             while not self._stopping.is_set():
                 self._resume_due()
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_max)
+                if self.needs_refresh:
+                    # aiokafka may hand out records of new partitions before an assignment listener
+                    # finishes: the sink's durable state is re-read here, before any of them is handled
+                    self.needs_refresh = False
+                    await self.refresh_sink()
                 for tp in self._consumer.assignment() - batches.keys():
                     self._health.waiting(tp.topic, tp.partition, self._lag(tp))
                 if batches:
@@ -159,6 +168,17 @@ class SinkRunner:
         self._positions[tp] = records[-1].offset + 1
         await self._commit(tp, records[-1].offset + 1)
 
+    async def refresh_sink(self) -> None:
+        """Before reading newly assigned partitions: sinks with durable state (the OpenText ledger)
+        re-read it, so work another worker finished is recognised. A failure only costs lookups."""
+        refresh = getattr(self._sink, "refresh", None)
+        if refresh is None:
+            return
+        try:
+            await refresh()
+        except Exception:
+            log.exception("sink state refresh failed; continuing with what this worker knows")
+
     def _record_attempt(self, *, ok: bool) -> None:
         if self._breaker is None:
             return
@@ -190,7 +210,8 @@ class SinkRunner:
                 if self._accepts(command):
                     good.append((record, command))
             except DecodeError as exc:
-                bad.append((record, exc))
+                if self._dead_letter_undecodable:
+                    bad.append((record, exc))
         return good, bad
 
     async def _write_with_retry(
@@ -249,6 +270,8 @@ class SinkRunner:
             business_object=command.business_object,
             target=self._sink.name,
             workspace=result.workspace,
+            workspace_created=result.created,
+            downstream=result.downstream,
             reason=f"{result.reason.value}: {result.detail}" if result.reason else None,
             causation=command.causation,
             occurred_at=self._clock.now(),
@@ -333,3 +356,4 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("partitions assigned", extra={"partitions": sorted(str(tp) for tp in assigned)})
+        self._runner.needs_refresh = True  # done by the run loop before it handles the next batch

@@ -110,6 +110,7 @@ async def test_replaying_every_topic_from_offset_0_changes_nothing_in_either_emu
     stack.workers[-1].stop()
     opentext_calls = await stack.admin("calls")
     erp_before = await stack.admin("calls", target="erp")
+    erp_keys_before = (await stack.admin("state", target="erp"))["idempotency_keys"]
     seen_before = len(collector.records[status_topic])
 
     # A new deployment (new consumer groups) reads every input, command and status topic from offset 0.
@@ -125,7 +126,10 @@ async def test_replaying_every_topic_from_offset_0_changes_nothing_in_either_emu
     changing = ("workspaces.create", "categories.update", "categories.apply", "nodes.create", "nodes.update")
     assert {op: calls.get(op, 0) for op in changing} == {op: opentext_calls.get(op, 0) for op in changing}
     assert calls.get("workspaces.search", 0) == opentext_calls.get("workspaces.search", 0)  # answered by the ledger
-    assert (await stack.admin("calls", target="erp"))["state_changing"] == erp_before["state_changing"]
+    erp_after = await stack.admin("calls", target="erp")
+    assert erp_after["state_changing"] == erp_before["state_changing"]
+    # re-sent link writes carry their original Idempotency-Key: answered from the store, none executed again
+    assert (await stack.admin("state", target="erp"))["idempotency_keys"] == erp_keys_before
     assert len((await stack.admin("state"))["workspaces"]) == len(scenario.customers)
 
 
@@ -180,7 +184,9 @@ async def test_malformed_records_are_dead_lettered_and_the_flow_goes_on(stack: S
 async def test_transient_opentext_failures_are_retried_without_duplicates(stack: Stack) -> None:
     await stack.admin("faults", "POST", {"error_rate": 0.3, "error_kind": "503", "retry_after_s": 0.05})
     scenario = sc.build(customers=15, snapshot_reads=0, updates=5, replays=3)
-    await run_scenario(stack, scenario)
+    # budgets sized for a 30% error rate: this test is about retries without duplicates, not pauses
+    await run_scenario(stack, scenario, XSTREAM_RETRY__ATTEMPTS="12", XSTREAM_RETRY__BASE_DELAY_S="0.02",
+                       XSTREAM_OPENTEXT__BREAKER__FAILURE_THRESHOLD="50", XSTREAM_OPENTEXT__BREAKER__RESET_AFTER_S="2")
     state = await stack.admin("state")
     assert all(len(found) == 1 for found in workspaces_by_bo(state).values())
     assert len(state["workspaces"]) == 15

@@ -71,14 +71,13 @@ class Scenario:
     def _count(self, command: EnsureWorkspace | UpdateWorkspace, exists: set[str]) -> None:
         bo_id = command.business_object.bo_id
         is_delete = isinstance(command, UpdateWorkspace) and not command.create_if_absent
-        if bo_id not in exists:
-            fresh = not is_delete
-            exists.update([bo_id] if fresh else [])
-        else:
-            fresh = isinstance(command, UpdateWorkspace) and bool(command.changed)
+        created = bo_id not in exists and not is_delete
+        if created:
+            exists.add(bo_id)
+        fresh = created or (bo_id in exists and isinstance(command, UpdateWorkspace) and bool(command.changed))
         self.expected_applied += fresh
         self.expected_already_applied += not fresh
-        self.expected_link_backs += not is_delete
+        self.expected_link_backs += created  # only a new workspace's link goes back
 
 
 def _customer(i: int, rnd: random.Random) -> dict[str, Any]:

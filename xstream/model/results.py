@@ -18,6 +18,8 @@ class SinkResult(BaseModel):
 
     outcome: Outcome | None
     workspace: WorkspaceLink | None = None
+    created: bool = False
+    """The command created the workspace."""
     downstream: DownstreamRecord | None = None
     reason: DeadLetterReason | None = None
     detail: str | None = None
@@ -28,8 +30,9 @@ class SinkResult(BaseModel):
         return self.outcome is not None
 
     @classmethod
-    def applied(cls, workspace: WorkspaceLink | None = None, *, downstream: DownstreamRecord | None = None) -> SinkResult:
-        return cls(outcome=Outcome.APPLIED, workspace=workspace, downstream=downstream)
+    def applied(cls, workspace: WorkspaceLink | None = None, *, downstream: DownstreamRecord | None = None,
+                created: bool = False) -> SinkResult:
+        return cls(outcome=Outcome.APPLIED, workspace=workspace, downstream=downstream, created=created)
 
     @classmethod
     def already_applied(cls, workspace: WorkspaceLink | None = None, *,

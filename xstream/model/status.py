@@ -52,6 +52,8 @@ class StatusEvent(BaseModel):
     target: str
     """The system the command was applied to, e.g. "opentext"."""
     workspace: WorkspaceLink | None = None
+    workspace_created: bool = False
+    """True when this command created the workspace (its link is new)."""
     downstream: DownstreamRecord | None = None
     """Set for commands applied to a downstream system."""
     reason: str | None = None

@@ -63,10 +63,24 @@ class Ledger:
         compared = self._order(position, last[0])
         return last[1] if compared is not None and compared <= 0 else None
 
-    def advance(self, business_object: str, position: str, link: WorkspaceLink) -> LedgerEntry | None:
-        """Record an applied position; returns the entry to persist when it moved the object forward."""
+    def _newer(self, business_object: str, position: str) -> bool:
+        """Newer than the last applied, or not comparable with it (another connector, a failover): the
+        entry is replaced then, so protection is not lost for good."""
         last = self._positions.get(business_object)
-        newer = last is None or self._order is None or (self._order(position, last[0]) or 0) > 0
+        if last is None or self._order is None:
+            return True
+        compared = self._order(position, last[0])
+        return compared is None or compared > 0
+
+    def newer_entry(self, business_object: str, position: str, link: WorkspaceLink) -> LedgerEntry | None:
+        """The entry to persist when ``position`` moves the object forward (nothing changes yet)."""
+        if not self._newer(business_object, position):
+            return None
+        return LedgerEntry(business_object=business_object, position=position, workspace=link)
+
+    def advance(self, business_object: str, position: str, link: WorkspaceLink) -> LedgerEntry | None:
+        """Record an applied position; returns the entry when it moved the object forward."""
+        newer = self._newer(business_object, position)
         if newer:
             self._positions[business_object] = (position, link)
         self._positions.move_to_end(business_object)

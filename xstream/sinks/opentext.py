@@ -49,6 +49,7 @@ class OpenTextSink:
         self._client = client or OpenTextClient(settings)
         self._ledger = ledger
         self._store = store
+        self._pending: dict[str, tuple[WorkspaceLink, SinkResult]] = {}
         self._limit = asyncio.Semaphore(settings.concurrency)
 
     async def start(self) -> None:
@@ -57,14 +58,18 @@ class OpenTextSink:
         While OpenText is down the commands stay unfinished, the runner pauses their partitions and
         the client logs in on the first call that gets through.
         """
-        if self._store is not None:
-            entries = await self._store.load()
-            self._ledger.restore(entries)
-            log.info("ledger restored", extra={"business_objects": len(entries)})
         try:
             await self._client.login()
         except SinkUnavailable as exc:
             log.warning("OpenText unavailable at start; will log in on first use", extra={"error": str(exc)})
+
+    async def refresh(self) -> None:
+        """Re-read the ledger topic: called on every partition assignment, so a partition taken over
+        from another worker is judged against everything that worker applied."""
+        if self._store is not None:
+            entries = await self._store.load()
+            self._ledger.restore(entries)
+            log.info("ledger restored", extra={"business_objects": len(entries)})
 
     async def close(self) -> None:
         await self._client.close()
@@ -90,6 +95,9 @@ class OpenTextSink:
         return [results[i] for i in range(len(batch))]
 
     async def _apply(self, command: EnsureWorkspace | UpdateWorkspace) -> SinkResult:
+        pending = self._pending.get(command.idempotency_key)
+        if pending is not None:  # applied, but its ledger entry was not written yet
+            return await self._remember(command, *pending)
         known = self._ledger.get(command.idempotency_key)
         if known is not None:
             return SinkResult.already_applied(known)
@@ -127,14 +135,25 @@ class OpenTextSink:
             log.exception("unexpected error applying a command", extra={"idempotency_key": command.idempotency_key})
             return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, f"unexpected {type(exc).__name__}: {exc}")
         link = WorkspaceLink(node_id=node_id, url=self._settings.workspace_url(node_id))
-        self._ledger.put(command.idempotency_key, link)
-        entry = self._ledger.advance(bo_key, position, link)
+        result = SinkResult.applied(link, created=created) if created or changed else SinkResult.already_applied(link)
+        return await self._remember(command, link, result)
+
+    async def _remember(self, command: EnsureWorkspace | UpdateWorkspace, link: WorkspaceLink,
+                        result: SinkResult) -> SinkResult:
+        """Persist the ledger entry, then remember: if the write fails the result stays pending and the
+        runner's retry writes it again and reports the same outcome (no second call to OpenText)."""
+        key, bo_key, position = command.idempotency_key, command.kafka_key, command.causation.source_position
+        entry = self._ledger.newer_entry(bo_key, position, link)
         if entry is not None and self._store is not None:
             try:
                 await self._store.save(entry)  # delivered before the runner commits the command's offset
-            except Exception as exc:  # noqa: BLE001 - the change is applied; retrying it is answered from OpenText
+            except Exception as exc:  # noqa: BLE001 - kept pending; the retry writes it again
+                self._pending[key] = (link, result)
                 return SinkResult.transient(f"ledger not written: {exc}")
-        return SinkResult.applied(link) if created or changed else SinkResult.already_applied(link)
+        self._pending.pop(key, None)
+        self._ledger.put(key, link)
+        self._ledger.advance(bo_key, position, link)
+        return result
 
     async def _workspace_for(self, command: EnsureWorkspace | UpdateWorkspace) -> tuple[int | None, bool]:
         """(node id, created now): ensured from the full metadata, or only looked up for a source delete."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from xstream.errors import MappingError
 from xstream.model.change import ChangeEvent, Op
 from xstream.transform.rules import Rule
 
@@ -26,7 +27,9 @@ def echo_reason(event: ChangeEvent, rule: Rule) -> str | None:
         return None
     echo = rule.echo
     if echo is not None and echo.origin_field is not None:
-        if str(event.after.get(echo.origin_field)) == echo.origin_value:
+        # xstream writes only link fields: an event whose mapped attributes changed is someone else's
+        # change, even when the origin column still says xstream (a path that does not update it)
+        if str(event.after.get(echo.origin_field)) == echo.origin_value and not _mapped_change(event, rule):
             return f"echo: {echo.origin_field} is {echo.origin_value!r} (rule {rule.name})"
     fields = rule.echo_fields
     if event.before is None or not fields:
@@ -35,3 +38,15 @@ def echo_reason(event: ChangeEvent, rule: Rule) -> str | None:
     if changed and changed <= fields:
         return f"echo: only fields xstream writes changed ({', '.join(sorted(changed))}; rule {rule.name})"
     return None
+
+
+def _mapped_change(event: ChangeEvent, rule: Rule) -> bool:
+    """Whether a mapped attribute changed; without a ``before`` row nothing can be told apart (False)."""
+    from xstream.transform.workspace_mapping import changed_values  # mapping builds on echo's helpers
+
+    if event.before is None or event.after is None:
+        return False
+    try:
+        return bool(changed_values(rule, event.before, event.after))
+    except MappingError:
+        return True  # let the mapping report the row's problem

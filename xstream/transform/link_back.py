@@ -8,6 +8,7 @@ idempotency key derives from the status's key, so a replayed status sends the sa
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from xstream.model.commands import ORIGIN, DownstreamCommand
@@ -18,8 +19,15 @@ LINKED_KINDS = ("ensure_workspace", "update_workspace")
 
 
 def link_back_command(rules: RuleSet, status: StatusEvent) -> DownstreamCommand | None:
-    """The downstream command writing the workspace link back, or None (no link_back, not applied, a delete)."""
-    if status.outcome not in (Outcome.APPLIED, Outcome.ALREADY_APPLIED) or status.command_kind not in LINKED_KINDS:
+    """The downstream command writing a new workspace's link back, or None.
+
+    Only when the command *created* the workspace: its link is new. Linking back on every update
+    would write to the source on each of its own changes, and a source that does not record who
+    changed a record would see that write come back as a change: a loop.
+    """
+    if status.outcome is not Outcome.APPLIED or not status.workspace_created:
+        return None
+    if status.command_kind not in LINKED_KINDS:
         return None
     if status.workspace is None or status.causation.op == "d":  # the source record is gone
         return None
@@ -30,19 +38,23 @@ def link_back_command(rules: RuleSet, status: StatusEvent) -> DownstreamCommand 
     values = {"bo_id": bo.bo_id, "bo_type": bo.bo_type, "ext_system_id": bo.ext_system_id,
               "workspace_id": str(status.workspace.node_id), "workspace_url": status.workspace.url}
     spec = rule.link_back
+    record_id, fields = fill(spec.record_id, values), render_fields(spec, values)
     return DownstreamCommand(
-        idempotency_key=link_back_key(status.idempotency_key),
+        idempotency_key=link_back_key(spec.target, spec.entity, record_id, fields),
         target=spec.target,
         entity=spec.entity,
-        record_id=fill(spec.record_id, values),
-        fields=render_fields(spec, values),
+        record_id=record_id,
+        fields=fields,
         business_object=bo,
         causation=cause.model_copy(update={"origin": ORIGIN}),
     )
 
 
-def link_back_key(status_key: str) -> str:
-    return hashlib.sha256(f"{status_key}:link_back".encode()).hexdigest()[:40]
+def link_back_key(target: str, entity: str, record_id: str, fields: dict[str, Any]) -> str:
+    """From what is written: a replay sends the same key and body; a changed link (say a new public
+    URL) a new key, never a reused key with another body (which the target refuses with 422)."""
+    canonical = json.dumps([target, entity, record_id, fields], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"link_back:{canonical}".encode()).hexdigest()[:40]
 
 
 def render_fields(spec: LinkBackSpec, values: dict[str, str]) -> dict[str, Any]:

@@ -112,8 +112,10 @@ def map_change(event: ChangeEvent, rule: Rule) -> MappingOutcome:
     row = event.row
     if rule.when is not None and not rule.when.holds(row):
         return NoCommand(f"condition: rule {rule.name} does not apply to this row (when)")
-    if event.op is Op.UPDATE:
+    if event.op is Op.UPDATE and not _newly_applies(event, rule):
         return _update(event, rule, row)
+    # a create, a snapshot read, or an update that makes the row meet the rule's condition for the
+    # first time (e.g. a customer leaving the one-time group): the workspace must exist now
     bo = business_object(rule, row)
     return EnsureWorkspace(
         idempotency_key=_key(event, rule, bo, ENSURE),
@@ -149,6 +151,10 @@ def causation(event: ChangeEvent, rule: Rule) -> Causation:
         partition=event.record.partition,
         offset=event.record.offset,
     )
+
+
+def _newly_applies(event: ChangeEvent, rule: Rule) -> bool:
+    return rule.when is not None and event.before is not None and not rule.when.holds(event.before)
 
 
 def _update(event: ChangeEvent, rule: Rule, row: dict[str, Any]) -> MappingOutcome:

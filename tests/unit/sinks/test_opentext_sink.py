@@ -13,9 +13,9 @@ from xstream.errors import DeadLetterReason
 from xstream.model.business import BusinessObject
 from xstream.model.commands import Causation, EnsureWorkspace, UpdateWorkspace
 from xstream.model.position import position_order
-from xstream.model.status import Outcome
+from xstream.model.status import Outcome, WorkspaceLink
 from xstream.settings import OpenTextSettings
-from xstream.sinks.ledger import Ledger
+from xstream.sinks.ledger import Ledger, LedgerEntry
 from xstream.sinks.opentext import OpenTextSink
 
 
@@ -133,3 +133,56 @@ async def test_a_source_delete_never_creates_a_workspace(sink: OpenTextSink, emu
     (result,) = await sink.write([update("12", 3, {"Customer": {"Status": "deleted"}}, create_if_absent=False)])
     assert result.outcome is Outcome.ALREADY_APPLIED
     assert (await admin(emulator, "state"))["workspaces"] == []
+
+
+class FlakyStore:
+    """A ledger store whose first write fails, as when the broker is briefly unreachable."""
+
+    def __init__(self, entries: list | None = None) -> None:
+        self.saved: list = []
+        self.entries = entries or []
+        self.fail_next = True
+
+    async def load(self) -> list:
+        return list(self.entries)
+
+    async def save(self, entry) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise ConnectionError("broker unreachable")
+        self.saved.append(entry)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_failed_ledger_write_is_retried_and_the_outcome_kept(emulator: RunningEmulator) -> None:
+    settings = OpenTextSettings(base_url=emulator.url)
+    store = FlakyStore()
+    sink = OpenTextSink(settings, Ledger(order=position_order), OpenTextClient(settings), store=store)
+    await sink.start()
+    try:
+        (first,) = await sink.write([command("13", 1)])
+        assert not first.finished and store.saved == []
+        (retried,) = await sink.write([command("13", 1)])
+        assert retried.outcome is Outcome.APPLIED and retried.created
+        assert [e.position for e in store.saved] == ["lsn:1"]
+        assert (await admin(emulator, "calls"))["workspaces.create"] == 1
+    finally:
+        await sink.close()
+
+
+async def test_a_refresh_restores_what_other_workers_applied(emulator: RunningEmulator) -> None:
+    settings = OpenTextSettings(base_url=emulator.url)
+    link = WorkspaceLink(node_id=4242, url="http://ot/app/nodes/4242")
+    store = FlakyStore([LedgerEntry(business_object="SAP_PRD/KNA1/14", position="lsn:50", workspace=link)])
+    sink = OpenTextSink(settings, Ledger(order=position_order), OpenTextClient(settings), store=store)
+    await sink.start()
+    try:
+        await sink.refresh()
+        calls = await admin(emulator, "calls")
+        (old,) = await sink.write([update("14", 20, {"Customer": {"Region": "Europe"}})])
+        assert old.outcome is Outcome.ALREADY_APPLIED and old.workspace == link
+        assert await admin(emulator, "calls") == calls  # answered from the ledger: no OpenText call
+    finally:
+        await sink.close()

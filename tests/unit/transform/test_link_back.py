@@ -17,9 +17,9 @@ RULES = load_rule_files([RULES_DIR])
 
 def status(outcome: Outcome = Outcome.APPLIED, kind: str = "ensure_workspace", *, op: str = "c",
            topic: str = "erp.cdc.customers", entity: str = "customers", system: str = "erp",
-           bo: BusinessObject | None = None, workspace: bool = True) -> StatusEvent:
+           bo: BusinessObject | None = None, workspace: bool = True, created: bool = True) -> StatusEvent:
     return StatusEvent(
-        outcome=outcome, command_kind=kind, idempotency_key="k" * 40, target="opentext",
+        outcome=outcome, command_kind=kind, idempotency_key="k" * 40, target="opentext", workspace_created=created,
         business_object=bo or BusinessObject(ext_system_id="SAP_PRD", bo_type="KNA1", bo_id="0000100042"),
         workspace=WorkspaceLink(node_id=100001, url="http://ot/app/nodes/100001") if workspace else None,
         causation=Causation(origin="somebody", source_system=system, entity=entity, op=op,
@@ -33,15 +33,23 @@ def test_an_applied_workspace_is_linked_back_to_its_erp_record() -> None:
     assert command is not None
     assert (command.target, command.entity, command.record_id) == ("erp", "customers", "0000100042")
     assert command.fields == {"workspace_id": "100001", "workspace_url": "http://ot/app/nodes/100001"}
-    assert command.idempotency_key == link_back_key("k" * 40) != "k" * 40
+    assert command.idempotency_key == link_back_key("erp", "customers", "0000100042", command.fields) != "k" * 40
     assert command.causation.origin == "xstream" and command.causation.offset == 7
     assert command.kafka_key == "SAP_PRD/KNA1/0000100042"
 
 
-def test_already_applied_and_updates_link_back_too_with_a_stable_key() -> None:
-    first = link_back_command(RULES, status(Outcome.ALREADY_APPLIED, "update_workspace", op="u"))
-    again = link_back_command(RULES, status(Outcome.ALREADY_APPLIED, "update_workspace", op="u"))
-    assert first is not None and first == again
+def test_only_a_created_workspace_links_back_with_a_key_from_what_is_written() -> None:
+    # an update that created the workspace (the first event seen was an update) links back too
+    first = link_back_command(RULES, status(kind="update_workspace", op="u"))
+    again = link_back_command(RULES, status(kind="update_workspace", op="u").model_copy(
+        update={"idempotency_key": "z" * 40}))
+    assert first is not None and again is not None and first.idempotency_key == again.idempotency_key
+    moved = link_back_command(RULES, status().model_copy(
+        update={"workspace": WorkspaceLink(node_id=100001, url="https://ecm.example.com/app/nodes/100001")}))
+    assert moved is not None and moved.idempotency_key != first.idempotency_key  # a new link: a new key
+    # updates of an existing workspace and repeats never write back: no echo loop through the source
+    assert link_back_command(RULES, status(kind="update_workspace", op="u", created=False)) is None
+    assert link_back_command(RULES, status(Outcome.ALREADY_APPLIED)) is None
 
 
 def test_prefixed_topics_and_other_rules_match() -> None:

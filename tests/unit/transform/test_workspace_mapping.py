@@ -175,3 +175,30 @@ def test_without_before_every_mapped_attribute_is_changed(row: dict) -> None:
 @given(row=rows, op=st.sampled_from(list(Op)))
 def test_mapping_is_deterministic(row: dict, op: Op) -> None:
     assert map_change(event(op, row, before=row), RULE) == map_change(event(op, row, before=row), RULE)
+
+
+def test_an_update_that_makes_the_row_meet_the_condition_creates_the_workspace() -> None:
+    from xstream.model.commands import EnsureWorkspace as Ensure
+    from xstream.transform.rule_files import load_rule_files
+
+    rule = load_rule_files([SAMPLE_RULES]).rules[0]  # when: not account_group == CPD
+    before = {**ROW, "status": "active", "account_group": "CPD"}
+    after = {**before, "account_group": "KUNA"}  # leaves the one-time group; nothing mapped changed
+    event = ChangeEvent(entity="customers", op=Op.UPDATE, key={"customer_id": ROW["customer_id"]}, before=before,
+                        after=after, source=SourceInfo(table="customers", position="lsn:20"),
+                        record=RecordRef(topic="erp.cdc.customers", partition=1, offset=9))
+    assert isinstance(map_to_workspace(event, rule), Ensure)
+
+
+def test_a_user_change_is_not_an_echo_even_when_the_origin_column_still_says_xstream() -> None:
+    from xstream.transform.echo import echo_reason
+    from xstream.transform.rule_files import load_rule_files
+
+    rule = load_rule_files([SAMPLE_RULES]).rules[0]
+    ours = {**ROW, "status": "active", "last_changed_by": "xstream", "workspace_url": "u1"}
+    link_write = ChangeEvent(entity="customers", op=Op.UPDATE, key={}, before={**ours, "workspace_url": None},
+                             after=ours, source=SourceInfo(table="customers", position="lsn:30"),
+                             record=RecordRef(topic="erp.cdc.customers", partition=0, offset=1))
+    assert echo_reason(link_write, rule) is not None
+    user_change = link_write.model_copy(update={"before": ours, "after": {**ours, "status": "blocked"}})
+    assert echo_reason(user_change, rule) is None
