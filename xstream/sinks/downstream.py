@@ -39,6 +39,7 @@ from xstream.model.results import SinkResult
 from xstream.model.status import DownstreamRecord
 from xstream.settings import TargetSettings
 from xstream.sinks.http import TargetClient
+from xstream.sinks.ordering import apply_in_order
 
 log = logging.getLogger(__name__)
 
@@ -85,22 +86,7 @@ class DownstreamSink:
         await self._client.close()
 
     async def write(self, batch: Sequence[DownstreamCommand]) -> list[SinkResult]:
-        results: dict[int, SinkResult] = {}
-        chains: dict[str, list[int]] = {}
-        for index, command in enumerate(batch):
-            chains.setdefault(command.kafka_key, []).append(index)
-
-        async def run_chain(indexes: list[int]) -> None:
-            for position, index in enumerate(indexes):
-                async with self._limit:
-                    results[index] = await self._apply(batch[index])
-                if not results[index].finished:
-                    for later in indexes[position + 1:]:
-                        results[later] = SinkResult.transient("an earlier command for this object is unfinished")
-                    return
-
-        await asyncio.gather(*(run_chain(indexes) for indexes in chains.values()))
-        return [results[i] for i in range(len(batch))]
+        return await apply_in_order(batch, self._apply, self._limit)
 
     def record_url(self, entity: str, record_id: str) -> str:
         return self._client.url(self._path(entity, record_id))

@@ -36,6 +36,7 @@ from xstream.model.results import SinkResult
 from xstream.model.status import WorkspaceLink
 from xstream.settings import OpenTextSettings
 from xstream.sinks.ledger import Ledger, LedgerStore
+from xstream.sinks.ordering import apply_in_order
 
 log = logging.getLogger(__name__)
 
@@ -77,22 +78,7 @@ class OpenTextSink:
             await self._store.close()
 
     async def write(self, batch: Sequence[EnsureWorkspace | UpdateWorkspace]) -> list[SinkResult]:
-        results: dict[int, SinkResult] = {}
-        chains: dict[str, list[int]] = {}
-        for index, command in enumerate(batch):
-            chains.setdefault(command.kafka_key, []).append(index)
-
-        async def run_chain(indexes: list[int]) -> None:
-            for position, index in enumerate(indexes):
-                async with self._limit:
-                    results[index] = await self._apply(batch[index])
-                if not results[index].finished:
-                    for later in indexes[position + 1:]:
-                        results[later] = SinkResult.transient("an earlier command for this object is unfinished")
-                    return
-
-        await asyncio.gather(*(run_chain(indexes) for indexes in chains.values()))
-        return [results[i] for i in range(len(batch))]
+        return await apply_in_order(batch, self._apply, self._limit)
 
     async def _apply(self, command: EnsureWorkspace | UpdateWorkspace) -> SinkResult:
         pending = self._pending.get(command.idempotency_key)
