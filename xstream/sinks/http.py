@@ -28,13 +28,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -49,6 +47,7 @@ from xstream.errors import (
     SinkUnavailable,
     TargetNotFound,
 )
+from xstream.retry import parse_retry_after
 from xstream.settings import TargetSettings
 
 log = logging.getLogger(__name__)
@@ -129,23 +128,6 @@ _KEY_REUSED_CODES = frozenset({"idempotency_key_reused", "idempotency_key_mismat
 """A 422 for a request with a key is "key reused" unless the body names another error code."""
 
 
-def parse_retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> float | None:
-    """Retry-After as seconds (delay-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = None
-    if seconds is not None:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now()).total_seconds())
 
 
 _NOT_JSON: Any = object()

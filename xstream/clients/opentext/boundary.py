@@ -9,11 +9,8 @@ re-logs in once and repeats the call, and only a second 401 becomes Authenticati
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -27,6 +24,7 @@ from xstream.errors import (
     SinkUnavailable,
     TargetNotFound,
 )
+from xstream.retry import parse_retry_after
 
 TARGET = "opentext"
 
@@ -62,7 +60,7 @@ def parse_response(operation: str, status: int, headers: Mapping[str, str], body
     if status == 401:
         raise Unauthorized(message)
     if status in (429, 503):
-        retry_after = _retry_after(headers.get("Retry-After"))
+        retry_after = parse_retry_after(headers.get("Retry-After"))
         if retry_after is not None:
             raise SinkBackpressure(message, retry_after=retry_after, status=status, target=TARGET)
     if status in (400, 500) and any(text in error.lower() for text in _NOT_FOUND):
@@ -100,21 +98,4 @@ def _decode(body: bytes) -> tuple[Any, str]:
     return decoded, orjson.dumps(decoded)[:200].decode("utf-8", "replace")
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds (delay-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = None
-    if seconds is not None:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
