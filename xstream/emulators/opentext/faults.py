@@ -1,4 +1,4 @@
-"""Fault injection settings for the emulator, pure (no aiohttp).
+"""Fault injection of the OpenText emulator: its error kinds and actions (settings in emulators/faults.py).
 
 Faults are decided *before* a call is processed: an injected error or hang means the server did
 nothing, so a retry is always safe. (Faults after a side effect, the "did my create go through?"
@@ -13,128 +13,23 @@ flag string (see :func:`parse_fault_flags`).
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-ErrorKind = Literal["500", "html500", "503"]
+from xstream.emulators import faults as shared
+from xstream.emulators.faults import FIELDS, Faults, FaultSpecError
+
+__all__ = ["ACTIONS", "ERROR_KINDS", "FIELDS", "FaultSpecError", "Faults", "parse_fault_flags", "parse_faults"]
+
 ERROR_KINDS: tuple[str, ...] = ("500", "html500", "503")
-FIELDS = ("latency_ms", "error_rate", "error_kind", "retry_after_s", "hang_rate", "operations")
+"""500: JSON ``{"error"}``; html500: an HTML error page; 503: HTML with Retry-After."""
 ACTIONS = ("expire_tickets", "expire_tokens")
-
-
-class FaultSpecError(ValueError):
-    """The admin sent a fault specification that cannot be applied."""
-
-
-@dataclass(frozen=True)
-class Faults:
-    latency_ms: tuple[float, float] = (0.0, 0.0)
-    """Each call is delayed by a uniformly distributed time in [min, max] milliseconds."""
-    error_rate: float = 0.0
-    error_kind: ErrorKind = "500"
-    """500: JSON ``{"error"}``; html500: an HTML error page; 503: HTML with Retry-After."""
-    retry_after_s: float | None = None
-    hang_rate: float = 0.0
-    """Share of calls that never get an answer (checked before error_rate)."""
-    operations: tuple[str, ...] | None = None
-    """Only these operations (names as in /admin/calls) are faulted; None = all."""
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "latency_ms": list(self.latency_ms),
-            "error_rate": self.error_rate,
-            "error_kind": self.error_kind,
-            "retry_after_s": self.retry_after_s,
-            "hang_rate": self.hang_rate,
-            "operations": list(self.operations) if self.operations is not None else None,
-        }
-
-    def applies_to(self, operation: str) -> bool:
-        return self.operations is None or operation in self.operations
-
-    def delay_s(self, rng: random.Random) -> float:
-        low, high = self.latency_ms
-        return rng.uniform(low, high) / 1000 if high > 0 else 0.0
-
-    def should_hang(self, rng: random.Random) -> bool:
-        return self.hang_rate > 0 and rng.random() < self.hang_rate
-
-    def should_fail(self, rng: random.Random) -> bool:
-        return self.error_rate > 0 and rng.random() < self.error_rate
 
 
 def parse_faults(spec: Any) -> tuple[Faults, dict[str, bool]]:
     """Faults from the admin JSON (absent fields are off) and the one-shot actions requested."""
-    if not isinstance(spec, dict):
-        raise FaultSpecError("the fault specification must be a JSON object")
-    unknown = set(spec) - set(FIELDS) - set(ACTIONS)
-    if unknown:
-        raise FaultSpecError(f"unknown fault fields: {sorted(unknown)}")
-    latency = spec.get("latency_ms", [0, 0])
-    if (
-        not isinstance(latency, list | tuple)
-        or len(latency) != 2
-        or not all(_is_number(v) and v >= 0 for v in latency)
-        or latency[0] > latency[1]
-    ):
-        raise FaultSpecError("latency_ms must be [min, max] with 0 <= min <= max")
-    rate = _rate(spec, "error_rate")
-    hang_rate = _rate(spec, "hang_rate")
-    kind = spec.get("error_kind", "500")
-    if kind not in ERROR_KINDS:
-        raise FaultSpecError(f"error_kind must be one of {list(ERROR_KINDS)}")
-    retry_after = spec.get("retry_after_s")
-    if retry_after is not None and (not _is_number(retry_after) or retry_after < 0):
-        raise FaultSpecError("retry_after_s must be a number >= 0")
-    operations = spec.get("operations")
-    if operations is not None and (
-        not isinstance(operations, list | tuple) or not all(isinstance(o, str) and o for o in operations)
-    ):
-        raise FaultSpecError("operations must be a list of operation names (see /admin/calls) or null")
-    actions = {}
-    for action in ACTIONS:
-        value = spec.get(action, False)
-        if not isinstance(value, bool):
-            raise FaultSpecError(f"{action} must be true or false")
-        actions[action] = value
-    faults = Faults((float(latency[0]), float(latency[1])), rate, kind, retry_after, hang_rate,
-                    tuple(operations) if operations is not None else None)
-    return faults, actions
+    return shared.parse_faults(spec, error_kinds=ERROR_KINDS, actions=ACTIONS)
 
 
 def parse_fault_flags(spec: str) -> Faults:
-    """One CLI flag value -> Faults, e.g. ``latency_ms=5-50,error_rate=0.1,error_kind=503,retry_after_s=2,
-    hang_rate=0.01,operations=nodes.create|versions.add``. Empty string = no faults."""
-    fields: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        name, sep, value = item.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not value:
-            raise FaultSpecError(f"expected name=value, got {item!r}")
-        if name not in FIELDS:
-            raise FaultSpecError(f"unknown fault setting {name!r}; known: {', '.join(FIELDS)}")
-        try:
-            if name == "latency_ms":
-                low, _, high = value.partition("-")
-                fields[name] = [float(low), float(high or low)]
-            elif name in ("error_rate", "hang_rate", "retry_after_s"):
-                fields[name] = float(value)
-            elif name == "operations":
-                fields[name] = [op for op in value.split("|") if op]
-            else:
-                fields[name] = value
-        except ValueError:
-            raise FaultSpecError(f"invalid value for {name}: {value!r}") from None
-    return parse_faults(fields)[0]
-
-
-def _rate(spec: dict[str, Any], name: str) -> float:
-    rate = spec.get(name, 0.0)
-    if not _is_number(rate) or not 0 <= rate <= 1:
-        raise FaultSpecError(f"{name} must be a number between 0 and 1")
-    return float(rate)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """One CLI flag value -> Faults (format in emulators/faults.py); empty string = no faults."""
+    return shared.parse_fault_flags(spec, error_kinds=ERROR_KINDS)
