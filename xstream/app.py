@@ -21,9 +21,10 @@ from pydantic import TypeAdapter
 
 from xstream.breaker import CircuitBreaker
 from xstream.errors import ConfigError
-from xstream.flows import cdc_workspace, link_back
+from xstream.flows import cdc_workspace, link_back, opentext_status
 from xstream.flows.common import DeadLetters
-from xstream.kafka import KafkaLedgerStore, make_consumer, make_producer
+from xstream.ingress.service import OpenTextIngress
+from xstream.kafka import CompactedTopicStore, KafkaLedgerStore, make_consumer, make_producer
 from xstream.model.commands import DownstreamCommand, WorkspaceCommand
 from xstream.model.position import position_order
 from xstream.observability import Health, Metrics, ObservabilityServer, configure_logging
@@ -32,11 +33,13 @@ from xstream.retry import RetryPolicy
 from xstream.runner import RunnerTopics, SinkRunner
 from xstream.settings import BreakerSettings, Settings
 from xstream.sinks.downstream import DownstreamSink
+from xstream.sinks.effects import EffectEntry, EffectLedger
 from xstream.sinks.ledger import Ledger
 from xstream.sinks.opentext import OpenTextSink
 from xstream.topics import Role, TopicCatalog, load_catalog
-from xstream.transform.rule_files import RULES_DIR, load_rule_files
+from xstream.transform.rule_files import RULES_DIR, STATUS_RULES_DIR, load_rule_files, load_status_rule_files
 from xstream.transform.rules import RuleSet
+from xstream.transform.status_rules import StatusRuleSet
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,11 @@ def load_rules(settings: Settings) -> RuleSet:
     return load_rule_files([settings.worker.rules_file or RULES_DIR])
 
 
+def load_status_rules(settings: Settings) -> StatusRuleSet:
+    """The operator's status rules, else the shipped samples."""
+    return load_status_rule_files([settings.worker.status_rules_file or STATUS_RULES_DIR])
+
+
 def _for_target(name: str) -> Callable[[Any], bool]:
     def accepts(command: Any) -> bool:
         return bool(command.target == name)
@@ -57,12 +65,38 @@ def _for_target(name: str) -> Callable[[Any], bool]:
     return accepts
 
 
-def check_targets(rules: RuleSet, settings: Settings) -> None:
-    """Every target a rule links back to must be configured, or its commands would wait forever."""
+def check_targets(rules: RuleSet, settings: Settings, status_rules: StatusRuleSet | None = None) -> None:
+    """Every target a rule sends commands to must be configured, and be of the kind the commands need
+    (records API or chat channels), or its commands would wait forever or fail one by one."""
     missing = sorted({r.link_back.target for r in rules.rules if r.link_back is not None} - settings.targets.keys())
     if missing:
         names = ", ".join(f"XSTREAM_TARGETS__{name.upper()}__BASE_URL" for name in missing)
         raise ConfigError(f"rules link back to target(s) {', '.join(missing)}, which are not configured: set {names}")
+    if status_rules is None:
+        return
+    problems = []
+    for target, kinds in sorted(status_rules.targets().items()):
+        configured = settings.targets.get(target)
+        needed = "notify" if kinds == {"notify"} else "records"
+        if configured is None:
+            variable = "CHANNELS__<CHANNEL>" if needed == "notify" else "BASE_URL"
+            problems.append(f"status rules send {', '.join(sorted(kinds))} to target {target}, which is not "
+                            f"configured: set XSTREAM_TARGETS__{target.upper()}__{variable}"
+                            + (f" and XSTREAM_TARGETS__{target.upper()}__KIND=notify" if needed == "notify" else ""))
+        elif "notify" in kinds and len(kinds) > 1:
+            problems.append(f"status rules send notify and {', '.join(sorted(kinds - {'notify'}))} to target "
+                            f"{target}: a target is either a records API or chat channels")
+        elif configured.kind != needed:
+            problems.append(f"status rules send {', '.join(sorted(kinds))} to target {target}, a {configured.kind} "
+                            f"target: set XSTREAM_TARGETS__{target.upper()}__KIND={needed}")
+    for target, channels in sorted(status_rules.fixed_channels().items()):
+        configured = settings.targets.get(target)
+        unknown = sorted(channels - configured.channels.keys()) if configured is not None else []
+        if unknown:
+            problems.append(f"status rules notify channel(s) {', '.join(unknown)} of target {target}, which has "
+                            f"no such channel: set XSTREAM_TARGETS__{target.upper()}__CHANNELS__<CHANNEL>")
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def build_faust_app(settings: Settings, datadir: Path) -> faust.App:
@@ -115,6 +149,32 @@ class RunnerService(mode.Service):
             await self.runner.stop()
 
 
+class IngressService(mode.Service):
+    """Runs the OpenText ingress (webhook server, poller) under the Faust worker; built on the running loop."""
+
+    def __init__(self, make_ingress: Callable[[], OpenTextIngress], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._make_ingress = make_ingress
+        self.ingress: OpenTextIngress | None = None
+
+    async def on_start(self) -> None:
+        self.ingress = self._make_ingress()
+        await self.ingress.start()
+
+    @mode.Service.task
+    async def _run(self) -> None:
+        assert self.ingress is not None
+        try:
+            await self.ingress.run()
+        except Exception:
+            log.exception("OpenText ingress crashed; stopping the worker so Kubernetes restarts it")
+            await self.crash(RuntimeError("OpenText ingress crashed"))
+
+    async def on_stop(self) -> None:
+        if self.ingress is not None:
+            await self.ingress.stop()
+
+
 class ObservabilityService(mode.Service):
     def __init__(self, server: ObservabilityServer, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -130,8 +190,8 @@ class ObservabilityService(mode.Service):
 
 def build_worker(settings: Settings, *, datadir: Path, catalog: TopicCatalog | None = None) -> faust.Worker:
     catalog = catalog or load_catalog(prefix=settings.kafka.topic_prefix)
-    rules = load_rules(settings)
-    check_targets(rules, settings)
+    rules, status_rules = load_rules(settings), load_status_rules(settings)
+    check_targets(rules, settings, status_rules)
     metrics, health, clock = Metrics(), Health(settings.observability.stall_after_s), SystemClock()
     status, dlq = catalog.one(Role.STATUS).name, catalog.one(Role.DEAD_LETTER).name
     workspace_topics = RunnerTopics(commands=catalog.one(Role.COMMANDS).name, status=status, dead_letter=dlq)
@@ -146,6 +206,9 @@ def build_worker(settings: Settings, *, datadir: Path, catalog: TopicCatalog | N
     if any(rule.link_back is not None for rule in rules.rules):
         link_back.register(app, rules=rules, status_topic=status, downstream_topic=downstream_topics.commands,
                            dead_letters=dead_letters, metrics=metrics)
+    opentext_status.register(app, rules=status_rules, events_topic=catalog.one(Role.OPENTEXT_EVENTS).name,
+                             downstream_topic=downstream_topics.commands, dead_letters=dead_letters,
+                             max_record_bytes=settings.worker.max_record_bytes, metrics=metrics)
     health.expect("faust", "sink:opentext", *(f"sink:{name}" for name in settings.targets))
 
     async def faust_ready(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -175,16 +238,23 @@ def build_worker(settings: Settings, *, datadir: Path, catalog: TopicCatalog | N
         lambda: OpenTextSink(settings.opentext, Ledger(order=position_order),
                              store=KafkaLedgerStore(settings.kafka, catalog.one(Role.LEDGER).name, "opentext")),
         TypeAdapter(WorkspaceCommand), settings.opentext.breaker)]
+    effects = catalog.one(Role.EFFECTS).name
     for index, (name, target) in enumerate(sorted(settings.targets.items())):
+        store = CompactedTopicStore(settings.kafka, effects, f"{name}:", EffectEntry, lambda e: e.idempotency_key)
         factories.append(runner_factory(
-            name, downstream_topics, functools.partial(DownstreamSink, name, target), TypeAdapter(DownstreamCommand),
-            target.breaker, accepts=_for_target(name), dead_letter_undecodable=index == 0))
+            name, downstream_topics,
+            functools.partial(DownstreamSink, name, target, effects=EffectLedger(store)),
+            TypeAdapter(DownstreamCommand), target.breaker, accepts=_for_target(name),
+            dead_letter_undecodable=index == 0))
+    ingress = [IngressService(lambda: OpenTextIngress(settings, catalog, status_rules, metrics, health, clock))
+               ] if settings.webhook.enabled or settings.poller.enabled else []
 
     observability = ObservabilityServer(settings.observability, metrics, health)
     return faust.Worker(
         app,
         ObservabilityService(observability),
         *(RunnerService(factory) for factory in factories),
+        *ingress,
         loglevel=settings.observability.log_level,
         quiet=True,
         override_logging=False,

@@ -1,4 +1,4 @@
-"""``xstream``: demo, worker, topics, emulators, mapping dry-run.
+"""``xstream``: demo, worker, topics, emulators, mapping and status-rule dry-runs.
 
 Exit codes: 0 success, 1 the command ran and found a problem (stale schema, failed demo check),
 2 bad usage or invalid configuration (the message names what to fix).
@@ -68,6 +68,32 @@ def _parser() -> argparse.ArgumentParser:
     erp.add_argument("--faults", default="", metavar="SPEC",
                      help="e.g. latency_ms=5-50,error_rate=0.1,error_kind=500|503|429,retry_after_s=2,hang_rate=0.01")
 
+    notify = esub.add_parser(
+        "notify", help="chat incoming-webhook emulator (Slack and Teams formats)",
+        description="Slack and Microsoft Teams (Workflows) incoming webhooks: POST /slack/{channel}/{token}, "
+                    "POST /teams/{channel}/{token}. Like the real services it does not de-duplicate. Received "
+                    "messages: GET /admin/messages.")
+    notify.add_argument("--host", default="127.0.0.1")
+    notify.add_argument("--port", type=int, default=8383)
+    notify.add_argument("--channel", action="append", default=[], metavar="NAME:TOKEN",
+                        help="a channel and its token (repeatable); default commercial, legal, procurement, finance "
+                             "with token <name>-token")
+    notify.add_argument("--faults", default="", metavar="SPEC",
+                        help="e.g. latency_ms=5-50,error_rate=0.1,error_kind=500|503|429,retry_after_s=2")
+
+    rules = sub.add_parser("rules", help="status rules (OpenText changes -> approvals, record updates, notifications)")
+    rsub = rules.add_subparsers(dest="rules_command", required=True)
+    rdry = rsub.add_parser("dry-run", help="what an OpenText event would trigger, and why each rule fires or not "
+                                           "(no I/O)")
+    rdry.add_argument("--rules", type=Path, default=None,
+                      help="status rules YAML file or directory (default: shipped samples)")
+    rdry.add_argument("--event", type=Path, required=True, help="file holding an OpenText event (the topic's JSON)")
+    known = rdry.add_mutually_exclusive_group()
+    known.add_argument("--previous", type=Path, default=None,
+                       help="an earlier event of the same document: what was known before")
+    known.add_argument("--previous-status", default=None, help="or only the status the document had before")
+    rdry.add_argument("--format", choices=["slack", "teams"], default="slack", help="message format of notifications")
+
     mapping = sub.add_parser("mapping", help="mapping rules")
     msub = mapping.add_subparsers(dest="mapping_command", required=True)
     dry = msub.add_parser("dry-run", help="print the command and the exact OpenText requests an event produces (no I/O)")
@@ -110,6 +136,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _emulate(args)
     if args.command == "mapping":
         return _dry_run(args)
+    if args.command == "rules":
+        return _status_dry_run(args)
     raise AssertionError(args.command)
 
 
@@ -155,6 +183,8 @@ def _topics(args: argparse.Namespace) -> int:
 def _emulate(args: argparse.Namespace) -> int:
     if args.system == "erp":
         return _emulate_erp(args)
+    if args.system == "notify":
+        return _emulate_notify(args)
     from xstream.emulators.opentext import OpenTextEmulatorConfig, parse_fault_flags, start_opentext_emulator
     from xstream.emulators.opentext.faults import FaultSpecError
 
@@ -214,5 +244,49 @@ def _dry_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"several topics in the rules ({', '.join(rules.topics)}): pass --topic")
     key = args.key.read_bytes() if args.key else None
     result = explain(rules, topic, key, args.event.read_bytes(), load_catalog(args.catalog) if args.catalog else None)
+    print(result.text, end="")
+    return 0 if result.ok else 1
+
+
+def _emulate_notify(args: argparse.Namespace) -> int:
+    from xstream.emulators.notify import (
+        DEFAULT_CHANNELS,
+        FaultSpecError,
+        NotifyEmulatorConfig,
+        parse_fault_flags,
+        start_notify_emulator,
+    )
+
+    try:
+        faults = parse_fault_flags(args.faults)
+    except FaultSpecError as exc:
+        raise ConfigError(f"--faults: {exc}") from exc
+    if any(":" not in c for c in args.channel):
+        raise ConfigError("--channel takes NAME:TOKEN")
+    channels = dict(c.split(":", 1) for c in args.channel) or dict(DEFAULT_CHANNELS)
+    config = NotifyEmulatorConfig(host=args.host, port=args.port, channels=channels, faults=faults)
+
+    async def serve() -> None:
+        emulator = await start_notify_emulator(config)
+        print(f"Notification emulator on {emulator.origin} (admin {emulator.admin_url}); channels:", flush=True)
+        for name in channels:
+            print(f"  {name:12} slack {emulator.channel_url(name, 'slack')}  teams {emulator.channel_url(name, 'teams')}",
+                  flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await emulator.stop()
+
+    asyncio.run(serve())
+    return 0
+
+
+def _status_dry_run(args: argparse.Namespace) -> int:
+    from xstream.transform.rule_files import STATUS_RULES_DIR, load_status_rule_files
+    from xstream.transform.status_dry_run import explain
+
+    rules = load_status_rule_files([args.rules or STATUS_RULES_DIR])
+    result = explain(rules, args.event.read_bytes(), previous=args.previous.read_bytes() if args.previous else None,
+                     previous_status=args.previous_status, fmt=args.format)
     print(result.text, end="")
     return 0 if result.ok else 1

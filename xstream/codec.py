@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from xstream.errors import DeadLetterReason, KeyDecodeError, ValueDecodeError
 from xstream.model.change import ChangeEvent, Op, SourceInfo, Tombstone, TransactionInfo
+from xstream.model.opentext import OpenTextEvent
 from xstream.model.position import binlog_position, lsn_position, mssql_position, scn_position
 from xstream.model.record import RecordRef
 
@@ -264,3 +265,21 @@ def decode_model(raw: bytes, model: type[M]) -> M:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"not a valid {model.__name__}: {exc}") from exc
+
+
+def decode_opentext_event(value: bytes | None, *, max_bytes: int) -> OpenTextEvent:
+    """An OpenText events topic record; a typed ValueDecodeError (the dead letter's reason) otherwise."""
+    if value is None:
+        raise ValueDecodeError(DeadLetterReason.MISSING_FIELD, "null value: an OpenText event was expected")
+    if len(value) > max_bytes:
+        raise ValueDecodeError(DeadLetterReason.OVERSIZE, f"value is {len(value)} bytes, limit {max_bytes}")
+    doc = _loads(value, ValueDecodeError)
+    if not isinstance(doc, dict):
+        raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"expected a JSON object, got {type(doc).__name__}")
+    try:
+        return OpenTextEvent.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        reason = DeadLetterReason.MISSING_FIELD if first["type"] == "missing" else DeadLetterReason.WRONG_ENVELOPE
+        raise ValueDecodeError(reason, f"not an OpenText event: {where}: {first['msg']}") from exc

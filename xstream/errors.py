@@ -10,6 +10,7 @@ translated where they are caught (the HTTP boundary, the codec) and chained with
     │   ├── KeyDecodeError
     │   └── ValueDecodeError
     ├── MappingError                  no   a decoded event the rules cannot turn into a command
+    ├── WebhookRefused                no   an unsigned, wrongly signed, stale or replayed webhook -> 401
     └── SinkError                     no   a target system refused or failed a call
         ├── SinkUnavailable           yes  timeout, connection error, 5xx, HTML error page
         │   └── SinkBackpressure      yes  429/503 with Retry-After: slow down, then retry
@@ -109,3 +110,12 @@ class AlreadyExists(SinkError):
 
 class AuthenticationFailed(SinkError):
     pass
+
+
+class WebhookRefused(XStreamError):
+    """A webhook request that is not authentic or not fresh; answered 401, never processed."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
+from pydantic import BaseModel
 
 from xstream.errors import ConfigError
 from xstream.settings import KafkaSettings
 from xstream.sinks.ledger import LedgerEntry
 from xstream.topics import TopicSpec
+
+M = TypeVar("M", bound=BaseModel)
 
 log = logging.getLogger(__name__)
 
@@ -82,23 +87,25 @@ async def apply_topics(kafka: KafkaSettings, specs: list[TopicSpec]) -> ApplyRes
         await admin.close()
 
 
-class KafkaLedgerStore:
-    """A sink's ledger entries on the compacted ledger topic, keyed ``{sink}:{business object}``.
-
-    ``load`` reads the topic from the beginning to the high-water mark of each partition and keeps
-    the newest entry per key, as compaction would.
+class CompactedTopicStore(Generic[M]):
+    """Entries on a compacted topic under one key prefix, read back whole (durable state of a sink or
+    of the poller). ``load`` reads every partition from the beginning to its high-water mark and keeps
+    the newest entry per key, as compaction would; ``save`` waits for the broker's ack.
     """
 
-    def __init__(self, kafka: KafkaSettings, topic: str, sink: str, load_timeout_s: float = 60.0) -> None:
+    def __init__(self, kafka: KafkaSettings, topic: str, prefix: str, model: type[M], key_of: Callable[[M], str],
+                 load_timeout_s: float = 60.0) -> None:
         self._load_timeout_s = load_timeout_s
         self._kafka = kafka
         self._topic = topic
-        self._prefix = f"{sink}:"
+        self._prefix = prefix
+        self._model = model
+        self._key_of = key_of
         self._producer: AIOKafkaProducer | None = None
 
-    async def load(self) -> list[LedgerEntry]:
+    async def load(self) -> list[M]:
         consumer = AIOKafkaConsumer(bootstrap_servers=self._kafka.bootstrap, enable_auto_commit=False,
-                                    client_id=f"{self._kafka.client_id}-ledger-load")
+                                    client_id=f"{self._kafka.client_id}-store-load")
         await consumer.start()
         try:
             await consumer.topics()
@@ -108,15 +115,16 @@ class KafkaLedgerStore:
                 return []
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
-            latest: dict[bytes, LedgerEntry] = {}
+            latest: dict[bytes, M] = {}
+            prefix = self._prefix.encode()
             deadline = time.monotonic() + self._load_timeout_s
             while not await self._at_end(consumer, tps):
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"ledger {self._topic} not read to its end within {self._load_timeout_s}s")
+                    raise TimeoutError(f"{self._topic} not read to its end within {self._load_timeout_s}s")
                 for records in (await consumer.getmany(timeout_ms=200)).values():
                     for record in records:
-                        if record.key and record.key.startswith(self._prefix.encode()) and record.value:
-                            latest[record.key] = LedgerEntry.model_validate_json(record.value)
+                        if record.key and record.key.startswith(prefix) and record.value:
+                            latest[record.key] = self._model.model_validate_json(record.value)
             return list(latest.values())
         finally:
             await consumer.stop()
@@ -131,14 +139,21 @@ class KafkaLedgerStore:
                 return False
         return True
 
-    async def save(self, entry: LedgerEntry) -> None:
+    async def save(self, entry: M) -> None:
         if self._producer is None:
-            self._producer = make_producer(self._kafka, "ledger")
+            self._producer = make_producer(self._kafka, "store")
             await self._producer.start()
-        await self._producer.send_and_wait(self._topic, key=f"{self._prefix}{entry.business_object}".encode(),
+        await self._producer.send_and_wait(self._topic, key=f"{self._prefix}{self._key_of(entry)}".encode(),
                                            value=entry.model_dump_json().encode())
 
     async def close(self) -> None:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+
+class KafkaLedgerStore(CompactedTopicStore[LedgerEntry]):
+    """The OpenText sink's ledger entries, keyed ``{sink}:{business object}`` on the ledger topic."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str, sink: str, load_timeout_s: float = 60.0) -> None:
+        super().__init__(kafka, topic, f"{sink}:", LedgerEntry, lambda entry: entry.business_object, load_timeout_s)

@@ -59,6 +59,29 @@ class Metrics:
         self.last_progress = Gauge("xstream_partition_last_progress_seconds",
                                    "Unix time of the last committed progress per partition",
                                    ["group", "topic", "partition"], registry=r)
+        # OpenText ingress and the status rules (flows F3, F6)
+        self.rule_commands = Counter("xstream_status_rule_commands", "Downstream commands made by status rules",
+                                     ["rule", "kind"], registry=r)
+        self.opentext_skipped = Counter("xstream_opentext_events_skipped",
+                                        "OpenText events that changed nothing (stale, duplicate, snapshot)",
+                                        ["why"], registry=r)
+        self.ingress_events = Counter("xstream_ingress_events", "OpenText events published, by ingress and kind",
+                                      ["ingress", "kind"], registry=r)
+        self.webhook_requests = Counter("xstream_webhook_requests", "Webhook requests by HTTP status answered",
+                                        ["status"], registry=r)
+        self.webhook_rejected = Counter("xstream_webhook_rejected",
+                                        "Webhook requests refused: unsigned, bad_signature, stale, replayed, "
+                                        "too_large, invalid", ["reason"], registry=r)
+        self.polls = Counter("xstream_poller_cycles", "Poller cycles by outcome (ok, failed)", ["outcome"],
+                             registry=r)
+        self.poll_seconds = Histogram("xstream_poller_cycle_seconds", "Duration of one poller cycle", registry=r,
+                                      buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
+        self.poll_calls = Counter("xstream_poller_opentext_calls", "OpenText calls made by the poller",
+                                  registry=r)
+        self.poll_high_water = Gauge("xstream_poller_high_water_seconds",
+                                     "The poller's high-water mark (newest modify date seen), as Unix time",
+                                     registry=r)
+        self.poll_leader = Gauge("xstream_poller_leader", "1 while this worker is the one that polls", registry=r)
 
 
 class Health:

@@ -1,9 +1,13 @@
-"""The pure CDC path: record bytes -> decoded change -> rule -> command, or a typed reason why not.
+"""The pure paths: record bytes -> decoded event -> rules -> commands, or a typed reason why not.
 
-The Faust flow calls this for every record and only does the I/O around it (send the command,
-send the dead letter, count). Nothing here raises for bad input: every record gets an outcome.
-Order: decode, match a rule, drop echoes of xstream's own writes, map (conditions, changed
-attributes, on_delete).
+The Faust flows call these for every record and only do the I/O around them (send the commands,
+send the dead letter, keep the memory, count). Nothing here raises for bad input: every record gets
+an outcome.
+
+- CDC (:func:`process_cdc`): decode, match a rule, drop echoes of xstream's own writes, map
+  (conditions, changed attributes, on_delete).
+- OpenText events (:func:`process_opentext`): decode, check the key, evaluate the status rules
+  against the document's memory.
 """
 
 from __future__ import annotations
@@ -12,14 +16,17 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from xstream.codec import decode_change
+from xstream.codec import decode_change, decode_opentext_event
 from xstream.errors import DeadLetterReason, DecodeError, MappingError
 from xstream.model.change import ChangeEvent, Tombstone
 from xstream.model.commands import WorkspaceCommand
 from xstream.model.dead_letter import Stage
+from xstream.model.opentext import OpenTextEvent
 from xstream.model.record import RecordRef
 from xstream.transform.echo import echo_reason
 from xstream.transform.rules import RuleSet
+from xstream.transform.status_engine import DocumentMemory, Evaluation, evaluate
+from xstream.transform.status_rules import StatusRuleSet
 from xstream.transform.workspace_mapping import NoCommand, map_change
 
 
@@ -77,3 +84,25 @@ def process_cdc(
     if isinstance(outcome, NoCommand):
         return Skip(outcome.why)
     return Emit(outcome, decoded)
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """An OpenText event judged by the status rules: commands to send, then the memory to keep."""
+
+    event: OpenTextEvent
+    evaluation: Evaluation
+
+
+def process_opentext(key: bytes | None, value: bytes | None, record: RecordRef, rules: StatusRuleSet,
+                     memory: DocumentMemory | None, *, max_bytes: int) -> Evaluated | Reject:
+    """``memory`` is what the status flow knows of the document the record's key names."""
+    try:
+        event = decode_opentext_event(value, max_bytes=max_bytes)
+    except DecodeError as exc:
+        return Reject(exc.reason, exc.detail, "decode")
+    if key is None or key.decode("utf-8", "replace") != event.kafka_key:
+        return Reject(DeadLetterReason.WRONG_ENVELOPE,
+                      f"record key {key!r} is not the document id {event.kafka_key}: events are keyed by document",
+                      "decode")
+    return Evaluated(event, evaluate(rules, event, memory, record))

@@ -37,7 +37,7 @@ from pydantic import TypeAdapter, ValidationError
 from xstream.breaker import CircuitBreaker
 from xstream.codec import encode
 from xstream.errors import DeadLetterReason, DecodeError
-from xstream.model.commands import ORIGIN, DownstreamCommand, EnsureWorkspace, UpdateWorkspace
+from xstream.model.commands import ORIGIN, AnyDownstream, EnsureWorkspace, UpdateWorkspace
 from xstream.model.dead_letter import DeadLetter, Payload
 from xstream.model.record import RecordRef
 from xstream.model.results import SinkResult
@@ -48,7 +48,7 @@ from xstream.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-AnyCommand = EnsureWorkspace | UpdateWorkspace | DownstreamCommand
+AnyCommand = EnsureWorkspace | UpdateWorkspace | AnyDownstream
 
 
 def decode_as(raw: bytes, adapter: TypeAdapter[Any]) -> Any:
@@ -273,6 +273,8 @@ class SinkRunner:
             workspace_created=result.created,
             downstream=result.downstream,
             reason=f"{result.reason.value}: {result.detail}" if result.reason else None,
+            document=getattr(command, "document", None),
+            rule=getattr(command, "rule", None),
             causation=command.causation,
             occurred_at=self._clock.now(),
         )

@@ -11,6 +11,7 @@ batches break log-end offsets and so table recovery). Apache Kafka gets producti
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -151,16 +152,37 @@ class TargetAuth(BaseModel):
 
 
 class TargetSettings(BaseModel):
-    """One downstream system (ERP, CRM, procurement, partner portal) reached over HTTP."""
+    """One downstream system reached over HTTP: a records API (ERP, CRM, procurement, partner portal)
+    or, with ``kind: notify``, a chat tool's incoming webhooks (Slack, Teams) by channel."""
 
     model_config = ConfigDict(frozen=True)
 
-    base_url: HttpUrl
+    kind: Literal["records", "notify"] = "records"
+    base_url: HttpUrl | None = None
+    """records: the API root, records at {base_url}/{entity}/{id}; required."""
     auth: TargetAuth = TargetAuth()
+    approvals_path: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._~/-]+$")] = "approvals"
+    """records: where approvals are started (POST {base_url}/{approvals_path}) and read."""
+    format: Literal["slack", "teams"] = "slack"
+    """notify: the message format of the incoming webhooks (Slack blocks, or a Teams Adaptive Card)."""
+    channels: dict[str, SecretStr] = Field(default_factory=dict)
+    """notify: channel name -> incoming-webhook URL. The URL holds the credential: a secret, never logged."""
     concurrency: Annotated[int, Field(ge=1)] = 8
     connect_timeout_s: Annotated[float, Field(gt=0)] = 5.0
     request_timeout_s: Annotated[float, Field(gt=0)] = 30.0
     breaker: BreakerSettings = BreakerSettings()
+
+    @model_validator(mode="after")
+    def _complete(self) -> TargetSettings:
+        if self.kind == "records" and self.base_url is None:
+            raise ValueError("a records target needs base_url")
+        if self.kind == "notify":
+            if not self.channels:
+                raise ValueError("a notify target needs channels (name -> incoming-webhook URL)")
+            for name, url in self.channels.items():
+                if not url.get_secret_value().startswith(("http://", "https://")):
+                    raise ValueError(f"channel {name}: the incoming-webhook URL must be http(s)")
+        return self
 
 
 class RetrySettings(BaseModel):
@@ -192,8 +214,66 @@ class WorkerSettings(BaseModel):
     """Faust application id and the stem of consumer group ids: one per deployment."""
     rules_file: Path | None = None
     """Mapping rules: one YAML file or a directory of them; the shipped sample rules when unset."""
+    status_rules_file: Path | None = None
+    """Status rules (OpenText changes -> approvals, record updates, notifications): a YAML file or a
+    directory of them; the shipped samples when unset."""
     max_record_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     batch_max_records: Annotated[int, Field(ge=1)] = 200
+
+
+class WebhookSettings(BaseModel):
+    """The webhook ingress: server-side OpenText hooks POST change notifications here, signed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = False
+    host: str = "0.0.0.0"  # noqa: S104 - the hook calls the pod on its IP
+    port: Annotated[int, Field(ge=0, le=65535)] = 8090
+    path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")] = "/hooks/opentext"
+    secret: SecretStr | None = None
+    """Shared secret of the HMAC-SHA256 signature (X-Xstream-Signature over timestamp and body)."""
+    previous_secret: SecretStr | None = None
+    """Also accepted while a new secret is rolled out to the hooks."""
+    tolerance_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    """A request whose timestamp is further than this from now is stale (refused with 401)."""
+    max_body_bytes: Annotated[int, Field(ge=256, le=10_485_760)] = 65_536
+
+    @model_validator(mode="after")
+    def _secret(self) -> WebhookSettings:
+        if self.enabled and self.secret is None:
+            raise ValueError("the webhook needs a secret (XSTREAM_WEBHOOK__SECRET) to verify signatures")
+        if self.secret is not None and len(self.secret.get_secret_value()) < 16:
+            raise ValueError("webhook secret: use at least 16 characters")
+        return self
+
+
+class PollerSettings(BaseModel):
+    """The OpenText poller: watched workspace types and folders, a high-water mark kept in Kafka."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = False
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] = "opentext"
+    """Names the checkpoint (high-water mark) on the checkpoints topic: one per watched scope."""
+    workspace_types: list[str] | None = None
+    """Watched workspace types by name; default: the types the status rules name."""
+    folder_ids: list[int] = Field(default_factory=list)
+    """Watched folders (and their subfolders), in addition to the workspace types."""
+    interval_s: Annotated[float, Field(gt=0)] = 15.0
+    overlap_s: Annotated[float, Field(ge=0)] = 120.0
+    """Each cycle looks back this far before the high-water mark (late commits, clock skew)."""
+    settle_s: Annotated[float, Field(ge=0)] = 2.0
+    """An observation made this soon after the document's modify date is checked again next cycle
+    (modify dates have whole seconds: a second change in the same second keeps the date)."""
+    start_from: Literal["latest", "earliest"] | datetime = "latest"
+    """With no checkpoint yet: ``latest`` records the current state without running rules,
+    ``earliest`` treats every document as new, a date treats documents modified since then as new."""
+    workflows: bool = True
+    """Also report finished workflows (GET /v2/workflows/status)."""
+    workflow_retention_days: Annotated[int, Field(ge=1, le=365)] = 7
+    max_depth: Annotated[int, Field(ge=0, le=32)] = 8
+    """Folder levels below a workspace or watched folder that are searched."""
+    page_limit: Annotated[int, Field(ge=1, le=500)] = 100
 
 
 class Settings(BaseSettings):
@@ -212,6 +292,8 @@ class Settings(BaseSettings):
     retry: RetrySettings = RetrySettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     worker: WorkerSettings = WorkerSettings()
+    webhook: WebhookSettings = WebhookSettings()
+    poller: PollerSettings = PollerSettings()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
@@ -220,8 +302,12 @@ class Settings(BaseSettings):
                              "its 300 s poll interval")
         if self.retry.base_delay_s > self.retry.max_delay_s:
             raise ValueError("retry.base_delay_s must not exceed retry.max_delay_s")
-        if self.worker.rules_file is not None and not self.worker.rules_file.exists():
-            raise ValueError(f"worker.rules_file {self.worker.rules_file} does not exist")
+        for name in ("rules_file", "status_rules_file"):
+            path = getattr(self.worker, name)
+            if path is not None and not path.exists():
+                raise ValueError(f"worker.{name} {path} does not exist")
+        if self.poller.enabled and self.poller.overlap_s < self.poller.settle_s:
+            raise ValueError("poller.overlap_s must be at least poller.settle_s")
         return self
 
 

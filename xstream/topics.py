@@ -26,6 +26,9 @@ class Role(StrEnum):
     STATUS = "status"
     DEAD_LETTER = "dead_letter"
     LEDGER = "ledger"
+    OPENTEXT_EVENTS = "opentext_events"
+    EFFECTS = "effects"
+    CHECKPOINTS = "checkpoints"
 
 
 class KeySpec(BaseModel):

@@ -62,6 +62,33 @@ def _adapt(node: Any, *, one_or_many: bool) -> Any:
     return node
 
 
+@dataclass(frozen=True)
+class FieldFix:
+    """One property a file types wrongly, widened to also accept what real servers send, with the evidence."""
+
+    spec: str
+    schema: str
+    fields: tuple[str, ...]
+    also: dict[str, Any]
+    evidence: str
+
+
+FIELD_FIXES = [
+    FieldFix("content-server-rest-api-2.0.2.yaml", "workflowstatus_nodeDefinitions_properties",
+             ("valid_values", "valid_values_name"), {"type": "array", "nullable": True},
+             "declared as objects; pyxecm's captured answer of GET /v2/workflows/status "
+             "(OTCS.get_workflows_by_kind_and_status) sends [] for both in every column definition"),
+]
+
+
+def _fix_fields(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    for fix in (f for f in FIELD_FIXES if f.spec == name):
+        properties = spec["components"]["schemas"][fix.schema]["properties"]
+        for field_name in fix.fields:
+            properties[field_name] = {"anyOf": [properties[field_name], fix.also]}
+    return spec
+
+
 @functools.cache
 def specs() -> dict[str, dict[str, Any]]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -69,7 +96,8 @@ def specs() -> dict[str, dict[str, Any]]:
     if root is None:
         raise FileNotFoundError("OpenText's OpenAPI files: set XSTREAM_OPENAPI_DIR or keep shared/ beside the repo")
     loaded = {name: yaml.load((root / name).read_text(), Loader=loader) for name in SPEC_FILES}  # noqa: S506
-    return {name: _adapt(spec, one_or_many=name in ONE_OR_MANY_SPECS) for name, spec in loaded.items()}
+    return {name: _fix_fields(name, _adapt(spec, one_or_many=name in ONE_OR_MANY_SPECS))
+            for name, spec in loaded.items()}
 
 
 @functools.cache

@@ -26,3 +26,12 @@ def test_defect_tolerance_is_narrow() -> None:
     workspaces = openapi.find("GET", "/v2/businessworkspaces")
     assert workspaces is not None
     assert openapi.validate(workspaces, 200, {"results": {"not": "a list"}}) != []
+
+
+def test_field_fixes_widen_only_their_fields() -> None:
+    op = openapi.find("GET", "/v2/workflows/status")
+    assert op is not None
+    column = {"key": "status_key", "type": -1, "valid_values": [], "valid_values_name": []}
+    assert openapi.validate(op, 200, {"results": [{"definitions": {"wfstatus": {"status_key": column}}}]}) == []
+    wrong = column | {"valid_values": 5}
+    assert openapi.validate(op, 200, {"results": [{"definitions": {"wfstatus": {"status_key": wrong}}}]}) != []

@@ -171,7 +171,17 @@ async def scenario_workflows(r: Recorder, ctx: dict[str, Any]) -> None:
     await r.call("PUT", f"/v2/draftprocesses/{draft_id}",
                  data=body({"action": "formUpdate", "values": {"WorkflowForm_Title": "Approve MSA"}}))
     started = await r.call("PUT", f"/v2/draftprocesses/{draft_id}", data=body({"action": "Initiate", "comment": "go"}))
-    await r.call("GET", f"/v2/workflows/status/processes/{started['results']['process_id']}")
+    process_id = started["results"]["process_id"]
+    status = await r.call("GET", f"/v2/workflows/status/processes/{process_id}")
+    attachments = status["results"]["attachments"]["attachment_folder_id"]
+    shortcuts = await r.call("GET", f"/v2/nodes/{attachments}/nodes")
+    await r.call("GET", f"/v2/nodes/{shortcuts['results'][0]['data']['properties']['id']}")
+    await r.call("GET", "/v2/workflows/status?Kind=Initiated&wstatus=ontime&sort=due_date%20asc")
+    async with r.http.post(f"{r.root}/admin/workflows/{process_id}/complete") as done:
+        assert done.status == 200
+    await r.call("GET", "/v2/workflows/status?kind=Both&wstatus=completed&wfretention=7")
+    await r.call("GET", "/v2/workflows/status")
+    await r.call("GET", "/v2/workflows/status?wstatus=late", expect=400)
     await r.call("POST", "/v2/draftprocesses", data=body({"doc_ids": str(doc)}), expect=400)
     await r.call("POST", "/v2/draftprocesses/startwf", data=body({"workflow_id": workflow_id, "doc_ids": str(doc)}),
                  expect=(await _startwf_status(r)))

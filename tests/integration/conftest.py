@@ -14,6 +14,12 @@ import pytest
 from tests.conftest import Broker
 from xstream.demo.harness import CdcForwarder, Collector, WorkerProcess, worker_env
 from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
+from xstream.emulators.notify import (
+    DEFAULT_CHANNELS,
+    NotifyEmulatorConfig,
+    RunningNotifyEmulator,
+    start_notify_emulator,
+)
 from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 from xstream.kafka import apply_topics
 from xstream.settings import BrokerFlavour, KafkaSettings
@@ -23,7 +29,8 @@ pytestmark = pytest.mark.integration
 
 
 TARGETS = ("erp", "crm", "project_tool")
-"""The targets the shipped sample rules link back to; each gets its own ERP/CRM emulator."""
+"""The targets the shipped sample rules link back to; each gets its own ERP/CRM emulator. The sample
+status rules also notify the chat target "chat": a notification emulator with the default channels."""
 
 
 @dataclass
@@ -33,6 +40,7 @@ class Stack:
     emulator: RunningEmulator
     catalog: TopicCatalog
     tmp: Path
+    chat: RunningNotifyEmulator
     targets: dict[str, RunningErpEmulator] = field(default_factory=dict)
     workers: list[WorkerProcess] = field(default_factory=list)
     collectors: list[Collector] = field(default_factory=list)
@@ -49,7 +57,7 @@ class Stack:
         env = worker_env(bootstrap=self.broker.bootstrap, flavour=self.broker.flavour,
                          opentext_url=self.emulator.url, topic_prefix=self.prefix,
                          app_id=f"{self.prefix}{app_id}", targets={n: t.url for n, t in self.targets.items()},
-                         extra=extra_env)
+                         chat={c: self.chat.channel_url(c, "slack") for c in DEFAULT_CHANNELS}, extra=extra_env)
         worker = WorkerProcess(env, self.tmp / f"worker-{len(self.workers)}.log").start()
         self.workers.append(worker)
         return worker
@@ -60,8 +68,9 @@ class Stack:
         return collector
 
     async def admin(self, what: str, method: str = "GET", json: Any = None, *, target: str | None = None) -> Any:
-        """The OpenText emulator's admin API, or a target emulator's with ``target``."""
-        base = self.targets[target].admin_url if target else self.emulator.admin_url
+        """The OpenText emulator's admin API, or a target emulator's with ``target`` ("chat": the notifications)."""
+        base = self.chat.admin_url if target == "chat" else self.targets[target].admin_url if target \
+            else self.emulator.admin_url
         async with aiohttp.ClientSession() as http, http.request(method, f"{base}/{what}", json=json) as resp:
             resp.raise_for_status()
             return await resp.json()
@@ -84,7 +93,8 @@ async def stack(broker: Broker, tmp_path: Path) -> AsyncIterator[Stack]:
     await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour(broker.flavour)), catalog.specs)
     emulator = await start_opentext_emulator(OpenTextEmulatorConfig())
     targets = {name: await start_erp_emulator(ErpEmulatorConfig()) for name in TARGETS}
-    st = Stack(broker, prefix, emulator, catalog, tmp_path, targets)
+    chat = await start_notify_emulator(NotifyEmulatorConfig())
+    st = Stack(broker, prefix, emulator, catalog, tmp_path, chat, targets)
     try:
         yield st
     finally:
@@ -95,5 +105,6 @@ async def stack(broker: Broker, tmp_path: Path) -> AsyncIterator[Stack]:
         for forwarder in st.forwarders:
             await forwarder.stop()
         await emulator.stop()
+        await chat.stop()
         for target in targets.values():
             await target.stop()

@@ -83,11 +83,21 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
 
+def notify_target_env(name: str, channels: dict[str, str], fmt: str = "slack") -> dict[str, str]:
+    """Settings of a chat target: its format and the incoming-webhook URL of each channel."""
+    return {f"XSTREAM_TARGETS__{name.upper()}__KIND": "notify", f"XSTREAM_TARGETS__{name.upper()}__FORMAT": fmt,
+            **{f"XSTREAM_TARGETS__{name.upper()}__CHANNELS__{channel.upper()}": url
+               for channel, url in channels.items()}}
+
+
 def worker_env(*, bootstrap: str, flavour: str, opentext_url: str, topic_prefix: str = "",
                app_id: str | None = None, targets: dict[str, str] | None = None,
-               extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Settings for a worker process; ``targets`` maps a target name to its base URL."""
+               chat: dict[str, str] | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Settings for a worker process; ``targets`` maps a records target's name to its base URL, ``chat``
+    a channel of the chat target (named "chat", as the sample status rules say) to its webhook URL."""
     target_env = {f"XSTREAM_TARGETS__{name.upper()}__BASE_URL": url for name, url in (targets or {}).items()}
+    if chat:
+        target_env |= notify_target_env("chat", chat)
     return {
         **target_env,
         "XSTREAM_KAFKA__BOOTSTRAP": bootstrap,

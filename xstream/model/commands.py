@@ -107,26 +107,95 @@ WorkspaceCommand = Annotated[EnsureWorkspace | UpdateWorkspace, Field(discrimina
 """The workspace command topic's value type; consumers switch on ``kind``."""
 
 
-class DownstreamCommand(BaseModel):
+class DocumentLink(BaseModel):
+    """The OpenText document a command is about: carried into its status event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    node_id: int
+    name: str
+    url: str
+    version: int | None = None
+
+
+class RecordPointer(BaseModel):
+    """A record in a downstream system, e.g. ``suppliers/0000300001``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entity: str = Field(min_length=1)
+    id: str = Field(min_length=1)
+
+
+class _Downstream(BaseModel):
+    """What every downstream command carries: its key, its target, whom it concerns and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str = Field(min_length=16)
+    target: str = Field(min_length=1)
+    """Name of the target in settings.targets, e.g. "erp"."""
+    business_object: BusinessObject
+    causation: Causation
+    rule: str | None = None
+    """The status rule that made the command (None for link-back writes)."""
+    document: DocumentLink | None = None
+    """The OpenText document whose change caused the command, if one did."""
+
+    @property
+    def kafka_key(self) -> str:
+        return self.business_object.kafka_key
+
+
+class UpdateRecord(_Downstream):
     """Update a record in a downstream system (ERP, CRM, ...) through the downstream HTTP sink.
 
     ``fields`` are merged into the record (HTTP PATCH with an Idempotency-Key); xstream's own
     writes carry ``causation.origin`` so that their CDC echo is recognised and not re-applied.
     """
 
-    model_config = ConfigDict(frozen=True)
-
     kind: Literal["update_record"] = "update_record"
-    idempotency_key: str = Field(min_length=16)
-    target: str = Field(min_length=1)
-    """Name of the target in settings.targets, e.g. "erp"."""
     entity: str = Field(min_length=1)
     """The record's collection in the target, e.g. "customers"."""
     record_id: str = Field(min_length=1)
     fields: dict[str, Any]
-    business_object: BusinessObject
-    causation: Causation
 
-    @property
-    def kafka_key(self) -> str:
-        return self.business_object.kafka_key
+
+class StartApproval(_Downstream):
+    """Start an approval workflow in a downstream system (flow F3): one POST, never two.
+
+    The target creates an approval (``POST {base_url}/{approvals_path}``); the sink records it in
+    the effect ledger, so a replay never starts a second approval even after the target forgot
+    the Idempotency-Key.
+    """
+
+    kind: Literal["start_approval"] = "start_approval"
+    process: str = Field(min_length=1)
+    """The target's approval process, e.g. "commercial_approval"."""
+    subject: str = Field(min_length=1, max_length=500)
+    record: RecordPointer | None = None
+    """The business record the approval is about, when the rule names one."""
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class Notify(_Downstream):
+    """Tell a team about an outcome (flow F6) through a chat incoming webhook (Slack, Teams).
+
+    Target-neutral: the sink renders title, text, facts and link in the target's message format.
+    Incoming webhooks do not de-duplicate, so the sink records sent notifications in the effect ledger.
+    """
+
+    kind: Literal["notify"] = "notify"
+    channel: str = Field(min_length=1)
+    """A channel configured on the target (settings targets.<name>.channels)."""
+    title: str = Field(min_length=1, max_length=300)
+    text: str = Field(max_length=4000)
+    facts: dict[str, str] = Field(default_factory=dict)
+    """Label -> value, shown as a small table."""
+    link_title: str | None = None
+    link_url: str | None = None
+
+
+DownstreamCommand = Annotated[UpdateRecord | StartApproval | Notify, Field(discriminator="kind")]
+"""The downstream command topic's value type; each target's runner applies the commands for it."""
+AnyDownstream = UpdateRecord | StartApproval | Notify

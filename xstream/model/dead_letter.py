@@ -58,6 +58,10 @@ class DeadLetter(BaseModel):
     detail: str
     stage: Stage
     source: RecordRef
+    """Where the record was read; partition -1 and offset -1 when it was refused at an ingress before
+    it reached its topic (``received`` says where it came from)."""
+    received: str | None = None
+    """For records refused at an ingress: how they arrived, e.g. ``webhook POST /hooks/opentext``."""
     key: Payload | None = None
     value: Payload | None = None
     idempotency_key: str | None = None

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from xstream.model.business import BusinessObject
-from xstream.model.commands import Causation
+from xstream.model.commands import Causation, DocumentLink
 
 
 class Outcome(StrEnum):
@@ -58,5 +58,9 @@ class StatusEvent(BaseModel):
     """Set for commands applied to a downstream system."""
     reason: str | None = None
     """Why a command was rejected or dead-lettered; None on success."""
+    document: DocumentLink | None = None
+    """The OpenText document whose change caused the command (status-rule commands)."""
+    rule: str | None = None
+    """The status rule that made the command, if one did."""
     causation: Causation
     occurred_at: datetime

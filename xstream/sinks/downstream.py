@@ -1,23 +1,32 @@
-"""The downstream HTTP sink: applies ``update_record`` commands to an ERP/CRM/... target.
+"""The downstream HTTP sink: applies downstream commands to one target (ERP, CRM, chat, ...).
 
-Each command becomes ``PATCH {base_url}/{entity}/{record_id}`` with the JSON body ``fields`` (merged
-into the record by the target) and the headers
+Per command kind:
 
-- ``Idempotency-Key: "<command.idempotency_key>"`` (IETF httpapi draft, an sf-string): a replayed
-  command carries the same key, so the target answers it from its key store instead of applying
-  it again. Such an answer carries ``Idempotent-Replayed: true`` (as Stripe does) and becomes
-  ``already_applied``;
-- ``X-Xstream-Origin: xstream`` and ``X-Xstream-Causation: <source_system>/<entity>/<source_position>``,
-  so the target can store who changed what and xstream recognises the echo in the record's CDC.
+- ``update_record``: ``PATCH {base_url}/{entity}/{record_id}`` with the JSON body ``fields`` (merged
+  into the record by the target);
+- ``start_approval``: ``POST {base_url}/{approvals_path}`` with process, subject, the OpenText
+  document as reference, the business record and extra fields; the answer's ``id`` is the approval;
+- ``notify`` (a ``kind: notify`` target): ``POST <the channel's incoming-webhook URL>`` with the
+  message rendered for the target's format (:mod:`.notify_format`); any 2xx is delivered.
 
-Results: 2xx -> ``applied`` with a :class:`DownstreamRecord`; permanent errors (400/404/422, 409
-without a key) -> ``rejected(REJECTED_BY_TARGET)``; transient errors (timeouts, 5xx, 429/503,
-409 "key still in flight", refused credentials) -> unfinished with ``retry_after`` where the target
-gave one. The sink never sleeps or retries: the runner retries unfinished results under its one
-RetryPolicy and owns the circuit breaker of this target. Commands for one business object
-(``kafka_key``) are applied in order; different objects run concurrently up to
-``settings.concurrency``. After a transient failure the object's later commands in the batch are
-left unfinished too, so order holds when the runner retries.
+Every request carries ``Idempotency-Key: "<command.idempotency_key>"`` (IETF httpapi draft, an
+sf-string): a replay carries the same key, so a target that honours it answers from its key store
+with ``Idempotent-Replayed: true`` (as Stripe does) -> ``already_applied``; and ``X-Xstream-Origin:
+xstream`` and ``X-Xstream-Causation: <source_system>/<entity>/<source_position>``, so the target can
+store who changed what and xstream recognises the echo in the record's CDC. Approvals and
+notifications are effects a target cannot be trusted to de-duplicate (keys expire; incoming
+webhooks ignore them): they are recorded in the effect ledger (:mod:`.effects`) before their
+command is acknowledged, and a command found there is ``already_applied`` without a call.
+
+Results: 2xx -> ``applied`` with a :class:`DownstreamRecord` (for notifications without the URL: it
+holds the webhook's credential); permanent errors (400/404/422, 409 without a key) ->
+``rejected(REJECTED_BY_TARGET)``; transient errors (timeouts, 5xx, 429/503, 409 "key still in
+flight", refused credentials) -> unfinished with ``retry_after`` where the target gave one. The
+sink never sleeps or retries: the runner retries unfinished results under its one RetryPolicy and
+owns the circuit breaker of this target. Commands for one business object (``kafka_key``) are
+applied in order; different objects run concurrently up to ``settings.concurrency``. After a
+transient failure the object's later commands in the batch are left unfinished too, so order holds
+when the runner retries.
 """
 
 from __future__ import annotations
@@ -25,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from urllib.parse import quote
 
 from xstream.errors import (
     AuthenticationFailed,
@@ -34,38 +42,30 @@ from xstream.errors import (
     SinkError,
     SinkUnavailable,
 )
-from xstream.model.commands import DownstreamCommand
+from xstream.model.commands import AnyDownstream, Notify, StartApproval, UpdateRecord
 from xstream.model.results import SinkResult
 from xstream.model.status import DownstreamRecord
 from xstream.settings import TargetSettings
-from xstream.sinks.http import TargetClient
+from xstream.sinks.effects import EffectEntry, EffectLedger
+from xstream.sinks.http import TargetClient, TargetResponse
 from xstream.sinks.ordering import apply_in_order
+from xstream.transform.downstream_requests import DownstreamRequest, record_path, request_for
 
 log = logging.getLogger(__name__)
 
 REPLAYED_HEADER = "Idempotent-Replayed"
-ORIGIN_HEADER = "X-Xstream-Origin"
-CAUSATION_HEADER = "X-Xstream-Causation"
-
-
-def sf_string(value: str) -> str:
-    """``value`` as an RFC 8941 sf-string (quoted, ``\\`` and ``"`` escaped); printable ASCII only."""
-    if not all(" " <= ch <= "~" for ch in value):
-        raise ValueError(f"an Idempotency-Key must be printable ASCII, got {value!r}")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def causation_header(command: DownstreamCommand) -> str:
-    c = command.causation
-    return "/".join(quote(part, safe=":@-._~") for part in (c.source_system, c.entity, c.source_position))
 
 
 class DownstreamSink:
-    def __init__(self, name: str, settings: TargetSettings, client: TargetClient | None = None) -> None:
+    def __init__(self, name: str, settings: TargetSettings, client: TargetClient | None = None,
+                 effects: EffectLedger | None = None) -> None:
         self.name = name
         self._settings = settings
         self._client = client or TargetClient(name, settings)
         self._limit = asyncio.Semaphore(settings.concurrency)
+        self._effects = effects if effects is not None else EffectLedger()
+        self._pending: dict[str, tuple[EffectEntry, SinkResult]] = {}
+        """Effects the target applied whose ledger entry is not written yet: written on the retry."""
 
     @property
     def client(self) -> TargetClient:
@@ -82,33 +82,48 @@ class DownstreamSink:
             log.warning("%s unavailable at start; will authenticate on first use", self.name,
                         extra={"error": str(exc)})
 
+    async def refresh(self) -> None:
+        """Re-read the effect ledger: called on every partition assignment (see the runner)."""
+        count = await self._effects.refresh()
+        log.info("effect ledger restored", extra={"target": self.name, "effects": count})
+
     async def close(self) -> None:
         await self._client.close()
+        await self._effects.close()
 
-    async def write(self, batch: Sequence[DownstreamCommand]) -> list[SinkResult]:
+    async def write(self, batch: Sequence[AnyDownstream]) -> list[SinkResult]:
         return await apply_in_order(batch, self._apply, self._limit)
 
     def record_url(self, entity: str, record_id: str) -> str:
-        return self._client.url(self._path(entity, record_id))
+        return self._client.url(record_path(entity, record_id))
 
-    @staticmethod
-    def _path(entity: str, record_id: str) -> str:
-        return f"{quote(entity, safe='')}/{quote(record_id, safe='')}"
-
-    async def _apply(self, command: DownstreamCommand) -> SinkResult:
-        context = {"idempotency_key": command.idempotency_key, "business_object": command.kafka_key}
+    async def _apply(self, command: AnyDownstream) -> SinkResult:
+        context = {"idempotency_key": command.idempotency_key, "business_object": command.kafka_key,
+                   "kind": command.kind}
         if command.target != self.name:
             return SinkResult.rejected(DeadLetterReason.INVALID_COMMAND,
                                        f"command for target {command.target!r} sent to sink {self.name!r}")
+        expected = "notify" if isinstance(command, Notify) else "records"
+        if self._settings.kind != expected:
+            return SinkResult.rejected(DeadLetterReason.INVALID_COMMAND,
+                                       f"{command.kind} needs a {expected} target; {self.name} is a "
+                                       f"{self._settings.kind} target")
+        pending = self._pending.get(command.idempotency_key)
+        if pending is not None:
+            return await self._remember(*pending)
+        done = self._effects.get(command.idempotency_key)
+        if done is not None:
+            return SinkResult.already_applied(downstream=done)
         try:
-            headers = {"Idempotency-Key": sf_string(command.idempotency_key), ORIGIN_HEADER: command.causation.origin,
-                       CAUSATION_HEADER: causation_header(command)}
+            request = request_for(command, approvals_path=self._settings.approvals_path, fmt=self._settings.format)
         except ValueError as exc:
             return SinkResult.rejected(DeadLetterReason.INVALID_COMMAND, str(exc))
-        path = self._path(command.entity, command.record_id)
         try:
-            response = await self._client.request("records.patch", "PATCH", path, json=command.fields,
-                                                  headers=headers)
+            if isinstance(command, UpdateRecord):
+                return await self._update(command, request)
+            if isinstance(command, StartApproval):
+                return await self._start_approval(command, request)
+            return await self._notify(command, request)
         except SinkBackpressure as exc:
             return SinkResult.transient(str(exc), retry_after=exc.retry_after)
         except SinkUnavailable as exc:
@@ -124,8 +139,53 @@ class DownstreamSink:
         except Exception as exc:  # noqa: BLE001 - one poison command must not crash-loop the worker
             log.exception("unexpected error applying a command", extra=context)
             return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, f"unexpected {type(exc).__name__}: {exc}")
+
+    async def _update(self, command: UpdateRecord, request: DownstreamRequest) -> SinkResult:
+        response = await self._send(request)
         record = DownstreamRecord(target=self.name, entity=command.entity, record_id=command.record_id,
                                   url=response.url)
-        if response.headers.get(REPLAYED_HEADER, "").strip().lower() == "true":
-            return SinkResult.already_applied(downstream=record)
-        return SinkResult.applied(downstream=record)
+        return SinkResult.already_applied(downstream=record) if _replayed(response) \
+            else SinkResult.applied(downstream=record)
+
+    async def _start_approval(self, command: StartApproval, request: DownstreamRequest) -> SinkResult:
+        response = await self._send(request)
+        approval_id = response.body.get("id") if isinstance(response.body, dict) else None
+        if not isinstance(approval_id, str | int) or isinstance(approval_id, bool) or str(approval_id) == "":
+            raise SinkUnavailable(f"approvals.create: HTTP {response.status} without the approval's id",
+                                  status=response.status, target=self.name)
+        record = DownstreamRecord(target=self.name, entity=request.path, record_id=str(approval_id),
+                                  url=self._client.url(record_path(request.path, str(approval_id))))
+        result = SinkResult.already_applied(downstream=record) if _replayed(response) \
+            else SinkResult.applied(downstream=record)
+        return await self._remember(EffectEntry(idempotency_key=command.idempotency_key, target=self.name,
+                                                kind=command.kind, record=record), result)
+
+    async def _notify(self, command: Notify, request: DownstreamRequest) -> SinkResult:
+        channel = self._settings.channels.get(command.channel)
+        if channel is None:
+            return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET,
+                                       f"{self.name} has no channel {command.channel!r} (configured: "
+                                       f"{', '.join(sorted(self._settings.channels))})")
+        await self._client.request(request.operation, request.method, "", url=channel.get_secret_value(),
+                                   json=request.body, headers=request.headers, idempotent=False, expect_json=False)
+        record = DownstreamRecord(target=self.name, entity="channels", record_id=command.channel)
+        return await self._remember(EffectEntry(idempotency_key=command.idempotency_key, target=self.name,
+                                                kind=command.kind, record=record), SinkResult.applied(downstream=record))
+
+    async def _send(self, request: DownstreamRequest) -> TargetResponse:
+        return await self._client.request(request.operation, request.method, request.path, json=request.body,
+                                          headers=request.headers)
+
+    async def _remember(self, entry: EffectEntry, result: SinkResult) -> SinkResult:
+        """Ledger first; if it cannot be written the result waits (pending) and the retry writes it."""
+        try:
+            await self._effects.record(entry)
+        except Exception as exc:  # noqa: BLE001 - kept pending; the runner's retry writes it again
+            self._pending[entry.idempotency_key] = (entry, result)
+            return SinkResult.transient(f"effect ledger not written: {exc}")
+        self._pending.pop(entry.idempotency_key, None)
+        return result
+
+
+def _replayed(response: TargetResponse) -> bool:
+    return response.headers.get(REPLAYED_HEADER, "").strip().lower() == "true"

@@ -92,15 +92,17 @@ async def transport_errors(target: str, operation: str) -> AsyncIterator[None]:
 
 
 def classify(target: str, operation: str, status: int, headers: Mapping[str, str], body: bytes, *,
-             idempotent: bool = False, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Any:
+             idempotent: bool = False, expect_json: bool = True,
+             now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Any:
     """The decoded JSON of a 2xx answer; any other status raises the matching SinkError.
 
     ``idempotent``: the request carried an Idempotency-Key (changes the meaning of 409 and 422).
+    ``expect_json=False``: a 2xx body that is not JSON is fine (incoming webhooks answer ``ok``).
     401 is raised as AuthenticationFailed here; the client catches it to re-authenticate once.
     """
     decoded, text = _decode(body)
     if 200 <= status < 300:
-        if decoded is _NOT_JSON and body.strip():
+        if decoded is _NOT_JSON and body.strip() and expect_json:
             raise SinkUnavailable(f"{operation}: HTTP {status} with a body that is not JSON: {text}",
                                   status=status, target=target)
         return None if decoded is _NOT_JSON else decoded
@@ -165,7 +167,7 @@ class TargetClient:
     def __init__(self, name: str, settings: TargetSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.settings = settings
-        self.base_url = str(settings.base_url).rstrip("/")
+        self.base_url = str(settings.base_url).rstrip("/") if settings.base_url is not None else ""
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
         self._lock = asyncio.Lock()
@@ -208,8 +210,10 @@ class TargetClient:
 
     async def request(self, operation: str, method: str, path: str, *, json: Any = None,
                       params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
-                      idempotent: bool | None = None) -> TargetResponse:
-        """Send an authenticated request to ``{base_url}/{path}``; a 2xx answer or a classified SinkError.
+                      idempotent: bool | None = None, url: str | None = None,
+                      expect_json: bool = True) -> TargetResponse:
+        """Send an authenticated request to ``{base_url}/{path}`` (or to ``url``, e.g. an incoming webhook);
+        a 2xx answer or a classified SinkError.
 
         ``idempotent`` defaults to whether ``headers`` carry an Idempotency-Key.
         """
@@ -217,13 +221,13 @@ class TargetClient:
             idempotent = any(k.lower() == "idempotency-key" for k in (headers or {}))
         data = orjson.dumps(json) if json is not None else None
         sent = dict(headers or {}) | ({"Content-Type": "application/json"} if data is not None else {})
-        url = self.url(path)
+        url = url or self.url(path)
         for attempt in (1, 2):
             auth_headers, generation = await self._credential()
             status, got, body = await self._send(operation, method, url, params, sent | auth_headers, data)
             try:
                 return TargetResponse(status, got, classify(self.name, operation, status, got, body,
-                                                            idempotent=idempotent), url)
+                                                            idempotent=idempotent, expect_json=expect_json), url)
             except AuthenticationFailed as exc:
                 if self.settings.auth.kind != "oauth2" or attempt == 2:
                     raise AuthenticationFailed(f"{operation}: {self.name} refused our credentials (HTTP 401)"

@@ -11,14 +11,14 @@ import hashlib
 import json
 from typing import Any
 
-from xstream.model.commands import ORIGIN, DownstreamCommand
+from xstream.model.commands import ORIGIN, UpdateRecord
 from xstream.model.status import Outcome, StatusEvent
 from xstream.transform.rules import PLACEHOLDER, LinkBackSpec, RuleSet
 
 LINKED_KINDS = ("ensure_workspace", "update_workspace")
 
 
-def link_back_command(rules: RuleSet, status: StatusEvent) -> DownstreamCommand | None:
+def link_back_command(rules: RuleSet, status: StatusEvent) -> UpdateRecord | None:
     """The downstream command writing a new workspace's link back, or None.
 
     Only when the command *created* the workspace: its link is new. Linking back on every update
@@ -39,7 +39,7 @@ def link_back_command(rules: RuleSet, status: StatusEvent) -> DownstreamCommand 
               "workspace_id": str(status.workspace.node_id), "workspace_url": status.workspace.url}
     spec = rule.link_back
     record_id, fields = fill(spec.record_id, values), render_fields(spec, values)
-    return DownstreamCommand(
+    return UpdateRecord(
         idempotency_key=link_back_key(spec.target, spec.entity, record_id, fields),
         target=spec.target,
         entity=spec.entity,

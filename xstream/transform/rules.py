@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -328,8 +328,29 @@ def parse_rule_sources(sources: Sequence[tuple[str, str]]) -> RuleSet:
     """Several rules files (name, text) as one rule set; names and (topic, entity) pairs unique across them."""
     if not sources:
         raise ConfigError("no mapping rules: no rules file given")
+    parsed, problems = validate_yaml_sources(sources, RuleFile)
+    if not problems:
+        located = [(rule, source_name, root, i) for source_name, root, rf in parsed for i, rule in enumerate(rf.rules)]
+        where = [(rule, f"{name}:{line_of(root, ['rules', i])}") for rule, name, root, i in located]
+        for index, message in _conflicts(where):
+            _, name, root, i = located[index]
+            problems.append(f"{name}:{line_of(root, ['rules', i, 'name'])}: rules.{i}: {message}")
+    if problems:
+        raise ConfigError("invalid mapping rules:\n  " + "\n  ".join(problems))
+    return RuleSet.model_validate({"version": 1, "rules": [r for _, _, rf in parsed for r in rf.rules]})
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_yaml_sources(sources: Sequence[tuple[str, str]],
+                          model: type[M]) -> tuple[list[tuple[str, yaml.Node | None, M]], list[str]]:
+    """Each (name, YAML text) validated as ``model``; the problems as ``file:line: field: message``.
+
+    Invalid YAML stops at once (ConfigError); schema mistakes are collected over all files.
+    """
     problems: list[str] = []
-    parsed: list[tuple[str, yaml.Node | None, RuleFile]] = []
+    parsed: list[tuple[str, yaml.Node | None, M]] = []
     for source_name, text in sources:
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -337,24 +358,16 @@ def parse_rule_sources(sources: Sequence[tuple[str, str]]) -> RuleSet:
         except yaml.YAMLError as exc:
             raise ConfigError(f"{source_name}: not valid YAML: {exc}") from exc
         try:
-            parsed.append((source_name, root, RuleFile.model_validate(data)))
+            parsed.append((source_name, root, model.model_validate(data)))
         except ValidationError as exc:
             for err in exc.errors():
                 loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
                 path = ".".join(str(p) for p in loc) or "(top level)"
-                problems.append(f"{source_name}:{_line_of(root, loc)}: {path}: {err['msg']}")
-    if not problems:
-        located = [(rule, source_name, root, i) for source_name, root, rf in parsed for i, rule in enumerate(rf.rules)]
-        where = [(rule, f"{name}:{_line_of(root, ['rules', i])}") for rule, name, root, i in located]
-        for index, message in _conflicts(where):
-            _, name, root, i = located[index]
-            problems.append(f"{name}:{_line_of(root, ['rules', i, 'name'])}: rules.{i}: {message}")
-    if problems:
-        raise ConfigError("invalid mapping rules:\n  " + "\n  ".join(problems))
-    return RuleSet.model_validate({"version": 1, "rules": [r for _, _, rf in parsed for r in rf.rules]})
+                problems.append(f"{source_name}:{line_of(root, loc)}: {path}: {err['msg']}")
+    return parsed, problems
 
 
-def _line_of(node: yaml.Node | None, loc: list[Any]) -> int:
+def line_of(node: yaml.Node | None, loc: list[Any]) -> int:
     """1-based line of the deepest YAML node on the error's path (the parent when the key is missing)."""
     line = node.start_mark.line + 1 if node is not None else 1
     for part in loc:

@@ -83,6 +83,35 @@ async def test_a_restart_with_the_same_file_keeps_everything(http: aiohttp.Clien
         await emu.stop()
 
 
+async def test_attachments_and_finished_processes_survive_a_restart(http: aiohttp.ClientSession,
+                                                                     tmp_path: Path) -> None:
+    db = tmp_path / "wf.sqlite"
+    emu = await start(db)
+    try:
+        api = Api(http, emu, await login(http, emu))
+        doc = await api.document(2000, "attached.pdf")
+        draft = (await api.body("POST", "/v2/draftprocesses", {"workflow_id": CONTRACT_APPROVAL, "doc_ids": str(doc),
+                                                                "AttachDocuments": "true"})).body["results"]
+        started = await api.body("PUT", f"/v2/draftprocesses/{draft['draftprocess_id']}", {"action": "Initiate"})
+        process_id = started.body["results"]["process_id"]
+        await api.admin("POST", f"workflows/{process_id}/complete")
+        folder = (await api.get(f"/v2/workflows/status/processes/{process_id}")).body["results"]["attachments"]
+        before = (await api.get(f"/v2/nodes/{folder['attachment_folder_id']}/nodes")).body["results"]
+        listed_before = (await api.get("/v2/workflows/status", wstatus="completed", wfretention="1")).body["results"]
+    finally:
+        await emu.stop()
+    emu = await start(db)
+    try:
+        api = Api(http, emu, await login(http, emu))
+        after = (await api.get(f"/v2/nodes/{folder['attachment_folder_id']}/nodes")).body["results"]
+        assert [r["data"]["properties"] for r in after] == [r["data"]["properties"] for r in before]
+        assert after[0]["data"]["properties"]["original_id"] == doc
+        listed = (await api.get("/v2/workflows/status", wstatus="completed", wfretention="1")).body["results"]
+        assert [r["data"] for r in listed] == [r["data"] for r in listed_before] and len(listed) == 1
+    finally:
+        await emu.stop()
+
+
 async def test_without_a_database_nothing_is_kept(http: aiohttp.ClientSession) -> None:
     emu = await start_opentext_emulator(OpenTextEmulatorConfig())
     content_root = emu.state.content.root

@@ -26,7 +26,7 @@ from xstream.errors import (
     TargetNotFound,
 )
 from xstream.model.business import BusinessObject
-from xstream.model.commands import Causation, DownstreamCommand
+from xstream.model.commands import Causation, UpdateRecord
 from xstream.model.status import DownstreamRecord, Outcome
 from xstream.settings import TargetAuth, TargetSettings
 from xstream.sinks.downstream import DownstreamSink
@@ -36,8 +36,8 @@ SECRET = "erp-secret"
 
 
 def command(record_id: str, offset: int, fields: dict[str, Any] | None = None, *, bo_id: str | None = None,
-            key: str | None = None, entity: str = "customers", target: str = "erp") -> DownstreamCommand:
-    return DownstreamCommand(
+            key: str | None = None, entity: str = "customers", target: str = "erp") -> UpdateRecord:
+    return UpdateRecord(
         idempotency_key=key or f"key-{record_id}-{offset}".ljust(16, "0"),
         target=target, entity=entity, record_id=record_id,
         fields=fields if fields is not None else {"links": {"workspace_id": offset}},
@@ -107,7 +107,7 @@ async def test_a_replayed_command_is_already_applied_and_changes_nothing(sink: D
     (command("1", 2, {"version": 9}), "SinkRejected"),
     (command("1", 3, entity="planets"), "TargetNotFound"),
 ])
-async def test_permanent_errors_are_rejected(sink: DownstreamSink, cmd: DownstreamCommand, error: str) -> None:
+async def test_permanent_errors_are_rejected(sink: DownstreamSink, cmd: UpdateRecord, error: str) -> None:
     (result,) = await sink.write([cmd])
     assert result.outcome is Outcome.REJECTED and result.reason is DeadLetterReason.REJECTED_BY_TARGET
     assert (result.detail or "").startswith(error)

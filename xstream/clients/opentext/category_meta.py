@@ -123,6 +123,19 @@ def category_update(category: NodeCategory, values_by_name: Mapping[str, Any]) -
     return update
 
 
+def values_by_name(category: NodeCategory) -> dict[str, Any]:
+    """The category's values by attribute name; a set becomes a list of rows (member name -> value)."""
+    named: dict[str, Any] = {}
+    for attr in category.top_level():
+        if not attr.is_set:
+            named[attr.name] = category.values.get(attr.key)
+            continue
+        members = category.members(attr.key)
+        named[attr.name] = [{m.name: category.values.get(_row_key(attr.key, row, m.key)) for m in members}
+                            for row in range(1, _row_count(category.values, attr.key) + 1)]
+    return named
+
+
 def is_applied(category: NodeCategory, update: Mapping[str, Any]) -> bool:
     """True when the node already holds every value of ``update`` (then no PUT is needed)."""
     return all(category.values.get(key) == value for key, value in update.items())

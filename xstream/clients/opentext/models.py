@@ -250,6 +250,8 @@ class WorkflowStatus(_Frozen):
     process_id: int
     name: str | None = None
     status: str | None = None
+    attachment_folder_id: int | None = None
+    """Where the process keeps its attachments (aliases of the attached documents)."""
     initiated: str | None = None
     due_date: str | None = None
     initiator: str | None = None

@@ -26,6 +26,19 @@ class NodesApi(ClientBase):
         payload = await self._call("nodes.get", "GET", f"/api/v2/nodes/{int(node_id)}")
         return shape("nodes.get", lambda: Node.from_properties(payload["results"]["data"]["properties"]))
 
+    async def get_document(self, node_id: int) -> tuple[Node, int | None]:
+        """A node and its latest version number (None for nodes without versions), in one call."""
+        params = [("fields", "properties"), ("fields", "versions.element(0)")]
+        payload = await self._call("nodes.get", "GET", f"/api/v2/nodes/{int(node_id)}", params=params)
+
+        def read() -> tuple[Node, int | None]:
+            data = payload["results"]["data"]
+            node = Node.from_properties(data["properties"])
+            versions = version_entries({"data": data}) if data.get("versions") else []
+            return node, max((v.version_number for v in versions), default=None)
+
+        return shape("nodes.get", read)
+
     async def children(
         self, node_id: int, *, where_name: str | None = None, where_type: int | Sequence[int] | None = None,
         sort: str | None = None, page: int = 1, limit: int = PAGE_LIMIT,

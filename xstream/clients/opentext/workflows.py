@@ -67,8 +67,10 @@ class WorkflowsApi(ClientBase):
             details = results.get("wf_details") or {}
             steps = results.get("step_list") or {}
             initiator = details.get("initiator")
+            attachments = results.get("attachments") or {}
             return WorkflowStatus(
                 process_id=int(process_id),
+                attachment_folder_id=attachments.get("attachment_folder_id") or None,
                 name=details.get("wf_name"),
                 status=details.get("status"),
                 initiated=details.get("date_initiated") or None,
@@ -80,6 +82,26 @@ class WorkflowsApi(ClientBase):
             )
 
         return shape("workflows.status", read)
+
+    async def finished_workflows(self, *, retention_days: int) -> list[WorkflowStatus]:
+        """Processes of the service account that completed or stopped within ``retention_days``
+        (GET /api/v2/workflows/status?wstatus=...&Kind=Both&wfretention=...), one call per status."""
+        found: list[WorkflowStatus] = []
+        for wanted in ("completed", "stopped"):
+            params = {"wstatus": wanted, "Kind": "Both", "wfretention": str(int(retention_days))}
+            payload = await self._call("workflows.status_list", "GET", "/api/v2/workflows/status", params=params)
+
+            def read(payload: Any = payload, wanted: str = wanted) -> list[WorkflowStatus]:
+                items = []
+                for result in payload.get("results") or []:
+                    row = result["data"]["wfstatus"]
+                    items.append(WorkflowStatus(process_id=int(row["process_id"]), name=row.get("wf_name"),
+                                                status=str(row.get("status_key") or wanted),
+                                                initiated=row.get("date_initiated") or None))
+                return items
+
+            found += shape("workflows.status_list", read)
+        return found
 
 
 def _step(raw: Mapping[str, Any]) -> WorkflowStep:

@@ -26,7 +26,7 @@ from xstream.clients.opentext.models import (
     WorkspaceType,
 )
 from xstream.clients.opentext.transport import json_body
-from xstream.errors import AlreadyExists, SinkRejected
+from xstream.errors import AlreadyExists, SinkRejected, TargetNotFound
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,33 @@ class WorkspacesApi(ClientBase):
             log.warning("opentext: %d workspaces for %s/%s/%s, using the oldest", len(refs), bo.ext_system_id,
                         bo.bo_type, bo.bo_id)
         return min(refs, key=lambda r: r.node_id) if refs else None
+
+    async def workspaces_of_type(self, type_id: int, *, page: int = 1, limit: int = 100) -> tuple[list[WorkspaceRef], bool]:
+        """One page of all workspaces of a type (expanded view): the workspaces and whether more follow."""
+        params = {"where_workspace_type_id": str(int(type_id)), "expanded_view": "true", "page": str(page),
+                  "limit": str(limit)}
+        payload = await self._call("workspaces.search", "GET", "/api/v2/businessworkspaces", params=params)
+
+        def read() -> tuple[list[WorkspaceRef], bool]:
+            refs = [_workspace_ref(r) for r in payload["results"]]
+            p = paging(payload)
+            more = p["page_total"] is not None and (p["page"] or page) < p["page_total"]
+            return refs, more or (p["page_total"] is None and len(refs) >= limit)
+
+        return shape("workspaces.search", read)
+
+    async def enclosing_workspace(self, node_id: int) -> int | None:
+        """The workspace a node lives in (GET /api/v1/nodes/{id}/businessworkspace); None when in none."""
+        try:
+            payload = await self._call("nodes.businessworkspace", "GET",
+                                       f"/api/v1/nodes/{int(node_id)}/businessworkspace")
+        except TargetNotFound:
+            raise
+        except SinkRejected as exc:
+            if exc.status == 400:  # "The node is not part of a business workspace."
+                return None
+            raise
+        return shape("nodes.businessworkspace", lambda: int(payload["id"]) if payload.get("id") else None)
 
     async def create_workspace(self, request: WorkspaceCreateRequest) -> int:
         """POST /api/v2/businessworkspaces with ``body=<JSON>``; returns the new node id."""

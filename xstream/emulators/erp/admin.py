@@ -1,17 +1,22 @@
 """Unauthenticated ``/admin`` API of the ERP emulator, for tests, the demo and the CDC harness.
 
-    GET   /admin/state                         records per entity, counts, last lsn, keys remembered
+    GET   /admin/state                         records per entity (approvals too), counts, last lsn, keys remembered
     GET   /admin/calls                         API calls by operation, plus ``state_changing``
     GET   /admin/changes?since=<lsn>&entity=<e>&limit=<n>
                                                change events with lsn > since, oldest first:
                                                ``{"changes": [{"lsn", "entity", "key", "value"}], "last_lsn"}``
     POST  /admin/records/{entity}              create a record as an ERP user would ("erp-user"; 201)
-    PATCH /admin/records/{entity}/{id}         change a record as an ERP user would (merge patch)
+    PATCH /admin/records/{entity}/{id}         change a record as an ERP user would (merge patch);
+                                               approvals are not records here: 422 managed_entity
+    POST  /admin/approvals/{id}/decide         an ERP user approves or rejects: ``{"decision":
+                                               "approved"|"rejected", "comment", "by"}`` (by default
+                                               "erp-user") -> the approval; 404 not_found, 422
+                                               invalid_field, 409 already_decided when not pending
     GET   /admin/faults, POST /admin/faults    fault injection (see ``faults``), one-shot ``expire_tokens``
     POST  /admin/reset                         back to the seed
 
 Admin calls are not counted and never faulted; records made here go through the change log like
-every other change (that is how the source system's own edits reach Kafka).
+every other change (that is how the source system's own edits, and approval decisions, reach Kafka).
 """
 
 from __future__ import annotations
@@ -22,7 +27,13 @@ from aiohttp import web
 from xstream.emulators.erp.faults import FaultSpecError, parse_faults
 from xstream.emulators.erp.model import ApiError
 from xstream.emulators.erp.state import SEED_USER, ErpState
-from xstream.emulators.erp.web_common import error_response, int_query, json_response, read_json
+from xstream.emulators.erp.web_common import (
+    error_response,
+    int_query,
+    json_response,
+    read_json,
+    version_headers,
+)
 
 
 def add_admin_routes(app: web.Application, state: ErpState) -> None:
@@ -60,6 +71,14 @@ def add_admin_routes(app: web.Application, state: ErpState) -> None:
             return error_response(exc)
         return json_response(record)
 
+    async def decide_approval(request: web.Request) -> web.Response:
+        try:
+            approval = state.approvals.decide(request.match_info["id"], await read_json(request),
+                                              default_by=SEED_USER)
+        except ApiError as exc:
+            return error_response(exc)
+        return json_response(approval, headers=version_headers(approval))
+
     async def reset(request: web.Request) -> web.Response:
         state.reset()
         return json_response({"reset": True})
@@ -84,6 +103,7 @@ def add_admin_routes(app: web.Application, state: ErpState) -> None:
     r.add_get("/admin/changes", get_changes, name="admin.changes")
     r.add_post("/admin/records/{entity}", create_record, name="admin.records.create")
     r.add_patch("/admin/records/{entity}/{id}", patch_record, name="admin.records.patch")
+    r.add_post("/admin/approvals/{id}/decide", decide_approval, name="admin.approvals.decide")
     r.add_post("/admin/reset", reset, name="admin.reset")
     r.add_get("/admin/faults", get_faults, name="admin.faults")
     r.add_post("/admin/faults", set_faults, name="admin.faults.set")

@@ -1,5 +1,5 @@
-"""aiohttp application of the emulated ERP: records under ``{base_path}``, the OAuth2 token endpoint at
-``/oauth/token`` and the admin API at ``/admin``.
+"""aiohttp application of the emulated ERP: records and approvals under ``{base_path}``, the OAuth2 token
+endpoint at ``/oauth/token`` and the admin API at ``/admin``.
 
 One middleware does what every real call goes through, in order: count the call by operation,
 inject configured errors or hangs (before any effect), check the credentials, then for POST/PATCH
@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from xstream.emulators.erp import routes
+from xstream.emulators.erp import routes, routes_approvals
 from xstream.emulators.erp.admin import add_admin_routes
 from xstream.emulators.erp.config import TOKEN_PATH, ErpEmulatorConfig
 from xstream.emulators.erp.idempotency import StoredAnswer, fingerprint, parse_key
@@ -30,7 +30,7 @@ from xstream.emulators.erp.web_common import BODY, CONFIG, STATE, STOPPING, erro
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-KEYED_OPERATIONS = frozenset({"records.create", "records.patch"})
+KEYED_OPERATIONS = frozenset({"records.create", "records.patch", "approvals.create"})
 PUBLIC_OPERATIONS = frozenset({"oauth.token"})
 REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("ETag", "Location")
@@ -45,6 +45,7 @@ def build_erp_app(config: ErpEmulatorConfig, state: ErpState | None = None) -> w
     app[CONFIG] = config
     app[STOPPING] = asyncio.Event()
     app.on_shutdown.append(_release_hangs)
+    routes_approvals.add_routes(app.router, config.base_path)  # first: {base}/approvals is not an {entity}
     routes.add_routes(app.router, config.base_path)
     add_admin_routes(app, state)
     return app

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from xstream.emulators.erp.faults import Faults
-from xstream.emulators.erp.model import ENTITIES
+from xstream.emulators.erp.model import APPROVALS, ENTITIES
 
 AuthKind = Literal["none", "bearer", "basic", "oauth2"]
 TOKEN_PATH = "/oauth/token"
@@ -37,6 +37,7 @@ class ErpEmulatorConfig:
     require_idempotency_key: bool = False
     """True: POST/PATCH without an Idempotency-Key are refused with 400 (the draft allows it)."""
     entities: tuple[str, ...] = ENTITIES
+    """The generic record collections; approvals are always there besides them (their own API)."""
     seed: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Records present at start (and after /admin/reset), per entity; they appear in the change log
     as snapshot reads (op "r"), as Debezium would emit rows that existed before it started."""
@@ -49,6 +50,8 @@ class ErpEmulatorConfig:
         if self.base_path in ("", "/admin", "/oauth"):
             raise ValueError(f"base_path must not be {self.base_path!r}: the emulator serves another API there")
         self.entities = tuple(self.entities)
+        if APPROVALS in self.entities:
+            raise ValueError(f"entities must not include {APPROVALS!r}: approvals are served by their own API")
         unknown = set(self.seed) - set(self.entities)
         if unknown:
             raise ValueError(f"seed names unknown entities: {sorted(unknown)}")

@@ -1,4 +1,4 @@
-"""What the pure modules of the ERP emulator share: the API error and the default entities."""
+"""What the pure modules of the ERP emulator share: the API error, the default entities and the approvals table."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ from typing import Any
 
 ENTITIES: tuple[str, ...] = ("customers", "suppliers", "projects", "accounts", "contracts")
 """The collections of the emulated ERP/CRM (each a table in the CDC change log)."""
+
+APPROVALS = "approvals"
+"""The table approvals are kept in: a collection of the record store and the change log like the
+others, but created and decided only through the approvals API, never through the generic records
+routes (which would bypass its validation)."""
 
 READ_ONLY_FIELDS = frozenset({"id", "version", "created_at", "updated_at", "last_changed_by", "last_causation"})
 """Fields the system maintains; a create or update that sets them is refused with 422."""

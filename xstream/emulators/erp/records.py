@@ -8,6 +8,10 @@ object, e.g. ``workspace_url``, ``workspace_id``, ``documents``) and the fields 
 Merge Patch (RFC 7396): nested objects merge, ``null`` removes a field. An update that changes no
 business field changes nothing: no new version, no change event.
 
+Entities named ``managed`` (approvals) live here too, so they share versions, the change log and
+``state_changing``, but their own module validates them and writes them whole (:meth:`RecordStore.insert`,
+:meth:`RecordStore.replace`); the field-level create/update refuse them with 422 managed_entity.
+
 Every create and every effective update appends a Debezium PostgreSQL change event to
 :class:`ChangeLog`: ``{"before", "after", "op", "ts_ms", "source": {"version", "connector":
 "postgresql", "name": "erp", "db": "erp", "schema": "public", "table": <entity>, "snapshot",
@@ -82,8 +86,12 @@ def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str
 
 
 class RecordStore:
-    def __init__(self, entities: Iterable[str], log: ChangeLog, wall: Callable[[], float] = time.time) -> None:
-        self.records: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in entities}
+    def __init__(self, entities: Iterable[str], log: ChangeLog, wall: Callable[[], float] = time.time, *,
+                 managed: Iterable[str] = ()) -> None:
+        self.managed = frozenset(managed)
+        """Entities whose records are validated by their own module (approvals): kept, versioned and
+        logged here, but written only through :meth:`insert` / :meth:`replace`, never by field."""
+        self.records: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in (*entities, *self.managed)}
         self.log = log
         self._wall = wall
         self._next_id: dict[str, int] = dict.fromkeys(self.records, 1)
@@ -110,6 +118,8 @@ class RecordStore:
 
     def create(self, entity: str, fields: Any, *, changed_by: str, causation: str | None = None,
                op: str = "c") -> dict[str, Any]:
+        """A new record from request fields (optional ``id``; defaults for ``status`` and ``links``)."""
+        self._generic(entity)
         collection = self.collection(entity)
         fields = _checked(fields, allow_id=True)
         record_id = fields.pop("id", None)
@@ -121,8 +131,28 @@ class RecordStore:
             raise ApiError(422, "invalid_field", "id must be a non-empty string without '/'.")
         if record_id in collection:
             raise ApiError(409, "duplicate_id", f"A {entity} record with id {record_id!r} already exists.")
-        now = self._now()
-        record = {"id": record_id, "status": "active", "links": {}} | merge_patch({}, fields) | {
+        return self.insert(entity, record_id, {"status": "active", "links": {}} | merge_patch({}, fields),
+                           changed_by=changed_by, causation=causation, op=op)
+
+    def update(self, entity: str, record_id: str, patch: Any, *, changed_by: str,
+               causation: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Merge ``patch`` into the record; (the record, whether anything changed)."""
+        self._generic(entity)
+        before = self.get(entity, record_id)
+        patch = _checked(patch, allow_id=False)
+        merged = merge_patch(before, patch)
+        if not isinstance(merged.get("links", {}), dict):
+            raise ApiError(422, "invalid_field", "links must be an object.")
+        return self.replace(entity, record_id, merged, changed_by=changed_by, causation=causation)
+
+    def insert(self, entity: str, record_id: str, fields: Mapping[str, Any], *, changed_by: str,
+               causation: str | None = None, op: str = "c", at: str | None = None) -> dict[str, Any]:
+        """Store a new record with exactly these business fields (validated by the caller) and log it."""
+        collection = self.collection(entity)
+        if record_id in collection:
+            raise ApiError(409, "duplicate_id", f"A {entity} record with id {record_id!r} already exists.")
+        now = at or self.now()
+        record = {"id": record_id} | _own_fields(fields) | {
             "version": 1, "created_at": now, "updated_at": now, "last_changed_by": changed_by,
             "last_causation": causation}
         collection[record_id] = record
@@ -130,22 +160,30 @@ class RecordStore:
         self.log.append(entity, op, None, record)
         return record
 
-    def update(self, entity: str, record_id: str, patch: Any, *, changed_by: str,
-               causation: str | None = None) -> tuple[dict[str, Any], bool]:
-        """Merge ``patch`` into the record; (the record, whether anything changed)."""
+    def replace(self, entity: str, record_id: str, fields: Mapping[str, Any], *, changed_by: str,
+                causation: str | None = None, at: str | None = None) -> tuple[dict[str, Any], bool]:
+        """The record's business fields become ``fields`` (system fields in it are ignored); (the
+        record, whether anything changed). No change: no new version, no change event."""
         before = self.get(entity, record_id)
-        patch = _checked(patch, allow_id=False)
-        merged = merge_patch(before, patch)
-        if not isinstance(merged.get("links", {}), dict):
-            raise ApiError(422, "invalid_field", "links must be an object.")
-        if _business(merged) == _business(before):
+        business = {"id": record_id} | _own_fields(fields)
+        if business == _business(before):
             return before, False
-        after = merged | {"version": int(before["version"]) + 1, "updated_at": self._now(),
-                          "last_changed_by": changed_by, "last_causation": causation}
+        after = business | {"version": int(before["version"]) + 1, "created_at": before["created_at"],
+                            "updated_at": at or self.now(), "last_changed_by": changed_by,
+                            "last_causation": causation}
         self.collection(entity)[record_id] = after
         self.state_changing += 1
         self.log.append(entity, "u", before, after)
         return after, True
+
+    def now(self) -> str:
+        """The store's clock as ISO 8601 UTC with milliseconds (``...Z``), as records carry it."""
+        return datetime.fromtimestamp(self._wall(), UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def _generic(self, entity: str) -> None:
+        if entity in self.managed:
+            raise ApiError(422, "managed_entity",
+                           f"{entity} records are written only through their own API, not field by field.")
 
     def _new_id(self, entity: str) -> str:
         prefix = entity[:3].upper()
@@ -154,9 +192,6 @@ class RecordStore:
             self._next_id[entity] += 1
             if candidate not in self.records[entity]:
                 return candidate
-
-    def _now(self) -> str:
-        return datetime.fromtimestamp(self._wall(), UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _checked(fields: Any, *, allow_id: bool) -> dict[str, Any]:
@@ -174,6 +209,11 @@ def _checked(fields: Any, *, allow_id: bool) -> dict[str, Any]:
 
 def _business(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in SYSTEM_FIELDS}
+
+
+def _own_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the business fields, without the id (the store's key) and the system fields."""
+    return {k: copy.deepcopy(v) for k, v in fields.items() if k not in SYSTEM_FIELDS and k != "id"}
 
 
 def _as_text(value: Any) -> str | None:

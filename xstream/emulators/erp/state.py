@@ -1,5 +1,5 @@
-"""Everything the ERP emulator remembers, pure (no aiohttp): records, change log, Idempotency-Keys,
-issued tokens, call counts and faults."""
+"""Everything the ERP emulator remembers, pure (no aiohttp): records (approvals among them), change log,
+Idempotency-Keys, issued tokens, call counts and faults."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from xstream.emulators.erp.approvals import ApprovalStore
 from xstream.emulators.erp.auth import Authenticator
 from xstream.emulators.erp.config import ErpEmulatorConfig
 from xstream.emulators.erp.faults import Faults
 from xstream.emulators.erp.idempotency import IdempotencyStore
+from xstream.emulators.erp.model import APPROVALS
 from xstream.emulators.erp.records import ChangeLog, RecordStore
 
 SEED_USER = "erp-user"
-"""``last_changed_by`` of records made by the ERP's own users (seed and /admin/records)."""
+"""``last_changed_by`` of records made by the ERP's own users (seed, /admin/records, approval decisions)."""
 
 
 class ErpState:
@@ -29,10 +31,11 @@ class ErpState:
         self.reset()
 
     def reset(self) -> None:
-        """Back to the seed: seeded records only, a fresh change log, no keys, tokens or call counts,
-        the initial faults."""
+        """Back to the seed: seeded records only (no approvals), a fresh change log, no keys, tokens or
+        call counts, the initial faults."""
         self.changes = ChangeLog(self.wall)
-        self.records = RecordStore(self.config.entities, self.changes, self.wall)
+        self.records = RecordStore(self.config.entities, self.changes, self.wall, managed=(APPROVALS,))
+        self.approvals = ApprovalStore(self.records, self.config.entities)
         self.keys = IdempotencyStore(self.config.idempotency_ttl_s, self.clock)
         self.auth.expire_tokens()
         self.calls: Counter[str] = Counter()

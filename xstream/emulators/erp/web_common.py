@@ -1,4 +1,5 @@
-"""What the aiohttp modules of the ERP emulator share: app/request keys and JSON helpers."""
+"""What the aiohttp modules of the ERP emulator share: app/request keys, JSON helpers, who made a call,
+and the paged list envelope."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ CONFIG = web.AppKey("erp_config", ErpEmulatorConfig)
 STOPPING = web.AppKey("erp_stopping", asyncio.Event)
 BODY = web.RequestKey("erp_body", object)
 """The decoded JSON body of a POST/PATCH, read once by the middleware (it fingerprints it)."""
+ORIGIN_HEADER = "X-Xstream-Origin"
+CAUSATION_HEADER = "X-Xstream-Causation"
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+PAGING = ("limit", "offset")
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -49,3 +55,30 @@ def int_query(request: web.Request, name: str, default: int | None) -> int | Non
     if number < 0:
         raise ApiError(400, "invalid_parameter", f"{name} must not be negative.")
     return number
+
+
+def who(request: web.Request) -> tuple[str, str | None]:
+    """(last_changed_by, last_causation) of a write: ``X-Xstream-Origin`` (default "api") and
+    ``X-Xstream-Causation``."""
+    return request.headers.get(ORIGIN_HEADER) or "api", request.headers.get(CAUSATION_HEADER)
+
+
+def version_headers(record: dict[str, Any]) -> dict[str, str]:
+    return {"ETag": f'"{record["version"]}"'}
+
+
+def paging(request: web.Request) -> tuple[int, int]:
+    """(offset, limit) of a list call; 400 invalid_parameter when not non-negative integers."""
+    limit = min(int_query(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
+    return int_query(request, "offset", 0) or 0, limit
+
+
+def filters(request: web.Request) -> dict[str, str]:
+    """The query parameters of a list call that filter (all but the paging ones)."""
+    return {k: v for k, v in request.query.items() if k not in PAGING}
+
+
+def page(entity: str, found: list[dict[str, Any]], offset: int, limit: int) -> web.Response:
+    """The list envelope ``{"entity", "total", "offset", "limit", "records"}`` of one page of ``found``."""
+    return json_response({"entity": entity, "total": len(found), "offset": offset, "limit": limit,
+                          "records": found[offset:offset + limit]})

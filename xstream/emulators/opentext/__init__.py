@@ -8,14 +8,17 @@ Configuration (``OpenTextEmulatorConfig``): host, port, base_path, users, ticket
 otds_clients (OAuth2 client_id -> secret for ``POST /otdsws/oauth2/token``; tokens act as Admin),
 otds_token_lifetime_s, content_dir (documents on disk; default a temporary directory),
 db_path (SQLite file: state survives restarts; content then defaults to ``<db stem>-content``),
-faults (initial fault injection, e.g. ``parse_fault_flags("latency_ms=5-50,error_rate=0.05")``).
+faults (initial fault injection, e.g. ``parse_fault_flags("latency_ms=5-50,error_rate=0.05")``),
+hooks (``HookTarget(url, secret, events=None)``: server-side event hooks that POST signed
+notifications of document and workflow changes, see ``hooks``).
 Admin API (unauthenticated, not counted): see ``admin``.
 
 Layers: ``model``, ``seed``, ``state`` and the domain modules (``workspaces``, ``teams``, ``nodes``,
-``documents``, ``categories``, ``workflows``, ``audit``), ``tickets``, ``faults``, ``content``,
-``persistence`` and the views (``views``, ``views_more``, ``snapshot``) are pure; ``encoding``,
-``app``, ``routes_*``, ``admin`` and ``server`` are the aiohttp side. Exports resolve lazily
-(PEP 562) so importing the pure modules does not load aiohttp.
+``documents``, ``categories``, ``workflows``, ``workflow_status``, ``attachments``, ``audit``,
+``hooks``), ``tickets``, ``faults``, ``content``, ``persistence`` and the views (``views``,
+``views_more``, ``snapshot``) are pure; ``encoding``, ``app``, ``routes_*``, ``admin``,
+``hook_sender`` and ``server`` are the aiohttp side. Exports resolve lazily (PEP 562) so importing
+the pure modules does not load aiohttp.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from xstream.emulators.opentext.app import build_opentext_app
     from xstream.emulators.opentext.config import OpenTextEmulatorConfig
     from xstream.emulators.opentext.faults import Faults, FaultSpecError, parse_fault_flags, parse_faults
+    from xstream.emulators.opentext.hooks import HookTarget
     from xstream.emulators.opentext.seed import SEED_TYPES, AttributeSeed, WorkspaceTypeSeed
     from xstream.emulators.opentext.server import RunningEmulator, start_opentext_emulator
     from xstream.emulators.opentext.state import ApiError, OpenTextState
@@ -38,6 +42,7 @@ _EXPORTS = {
     "FaultSpecError": "faults",
     "parse_fault_flags": "faults",
     "parse_faults": "faults",
+    "HookTarget": "hooks",
     "SEED_TYPES": "seed",
     "AttributeSeed": "seed",
     "WorkspaceTypeSeed": "seed",
@@ -51,6 +56,7 @@ __all__ = [
     "AttributeSeed",
     "FaultSpecError",
     "Faults",
+    "HookTarget",
     "OpenTextEmulatorConfig",
     "OpenTextState",
     "RunningEmulator",

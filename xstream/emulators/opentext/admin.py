@@ -1,11 +1,17 @@
 """Unauthenticated ``/admin`` API of the emulator, for tests and the demo, never part of the real API.
 
 GET /admin/state (workspaces, folders, documents with version hashes, workflows, counts),
-GET /admin/calls (API calls by operation), POST /admin/reset (back to the seed),
-GET|POST /admin/faults (latency, errors, hangs, Retry-After, operations filter; one-shot
-``expire_tickets`` / ``expire_tokens``), GET /admin/audit (every audit event, deleted nodes too),
-POST /admin/workflows/{process_id}/advance|complete|stop (``reject`` = ``stop``): move a process on.
-Admin calls are not counted and never faulted.
+GET /admin/calls (API calls by operation), POST /admin/reset (back to the seed, the configured
+hooks and an empty delivery log), GET|POST /admin/faults (latency, errors, hangs, Retry-After,
+operations filter; one-shot ``expire_tickets`` / ``expire_tokens``), GET /admin/audit (every audit
+event, deleted nodes too), POST /admin/workflows/{process_id}/advance|complete|stop (``reject`` =
+``stop``): move a process on (finishing it fires ``workflow.finished``).
+Server-side event hooks (``hooks``): POST /admin/hooks ``{"url", "secret", "events": [...]}``
+(events optional, default all) registers one and answers ``{"id", "url", "events"}`` (never the
+secret; 400 on a bad body); GET /admin/hooks answers ``{"hooks": [...], "deliveries": [...]}`` (per
+delivery: hook_id, event_id, event, node_id, process_id, attempts, status, error, delivered,
+pending); DELETE /admin/hooks removes every registration (``{"deleted": n}``) and cancels what
+they still had to send. Admin calls are not counted and never faulted.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from aiohttp import web
 from xstream.emulators.opentext import workflows
 from xstream.emulators.opentext.audit import entry
 from xstream.emulators.opentext.faults import FaultSpecError, parse_faults
+from xstream.emulators.opentext.hooks import HookSpecError, parse_target
 from xstream.emulators.opentext.model import ApiError
 from xstream.emulators.opentext.state import OpenTextState
+from xstream.emulators.opentext.web_common import HOOKS
 
 
 def add_admin_routes(app: web.Application, state: OpenTextState) -> None:
@@ -29,7 +37,21 @@ def add_admin_routes(app: web.Application, state: OpenTextState) -> None:
 
     async def reset(request: web.Request) -> web.Response:
         state.reset()
+        await app[HOOKS].reset()
         return web.json_response({"reset": True})
+
+    async def get_hooks(request: web.Request) -> web.Response:
+        return web.json_response(app[HOOKS].book.as_json())
+
+    async def add_hook(request: web.Request) -> web.Response:
+        try:
+            target = parse_target(orjson.loads(await request.read() or b"null"))
+        except (orjson.JSONDecodeError, HookSpecError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(app[HOOKS].register(target).as_json())
+
+    async def delete_hooks(request: web.Request) -> web.Response:
+        return web.json_response({"deleted": await app[HOOKS].remove_all()})
 
     async def get_faults(request: web.Request) -> web.Response:
         return web.json_response(state.faults.as_json() | {"injected": state.injected_faults})
@@ -76,3 +98,6 @@ def add_admin_routes(app: web.Application, state: OpenTextState) -> None:
     app.router.add_post("/admin/faults", set_faults, name="admin.faults.set")
     app.router.add_get("/admin/audit", get_audit, name="admin.audit")
     app.router.add_post(r"/admin/workflows/{process_id:\d+}/{action}", move_workflow, name="admin.workflows")
+    app.router.add_get("/admin/hooks", get_hooks, name="admin.hooks")
+    app.router.add_post("/admin/hooks", add_hook, name="admin.hooks.add")
+    app.router.add_delete("/admin/hooks", delete_hooks, name="admin.hooks.delete")

@@ -1,5 +1,6 @@
 """aiohttp application of the emulated Content Server REST API under ``{base_path}/api`` (plus the
-emulated OTDS token endpoint at ``/otdsws`` and the admin API at ``/admin``).
+emulated OTDS token endpoint at ``/otdsws``, the admin API at ``/admin`` and the outbound
+server-side event hooks, ``hook_sender``: started with the app, cancelled when it shuts down).
 
 One middleware does what every real call goes through, in order: count the call by operation,
 inject configured faults (before any effect: latency, hang, error), check the ticket or bearer
@@ -27,10 +28,11 @@ from xstream.emulators.opentext import (
 )
 from xstream.emulators.opentext.admin import add_admin_routes
 from xstream.emulators.opentext.config import OpenTextEmulatorConfig
+from xstream.emulators.opentext.hook_sender import HookDispatcher
 from xstream.emulators.opentext.model import ApiError
 from xstream.emulators.opentext.state import OpenTextState
 from xstream.emulators.opentext.tickets import Session
-from xstream.emulators.opentext.web_common import CONFIG, SESSION, STATE, STOPPING, error
+from xstream.emulators.opentext.web_common import CONFIG, HOOKS, SESSION, STATE, STOPPING, error
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ CLIENT_MAX_SIZE = 64 * 1024 * 1024
 HANG_POLL_S = 0.05
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-__all__ = ["CONFIG", "SESSION", "STATE", "build_opentext_app", "error"]
+__all__ = ["CONFIG", "HOOKS", "SESSION", "STATE", "build_opentext_app", "error"]
 
 
 def build_opentext_app(config: OpenTextEmulatorConfig, state: OpenTextState | None = None) -> web.Application:
@@ -52,7 +54,10 @@ def build_opentext_app(config: OpenTextEmulatorConfig, state: OpenTextState | No
     app[STATE] = state
     app[CONFIG] = config
     app[STOPPING] = asyncio.Event()
+    app[HOOKS] = HookDispatcher(state, config.hooks)
+    app.on_startup.append(_start_hooks)
     app.on_shutdown.append(_release_hangs)
+    app.on_shutdown.append(_stop_hooks)
     api = f"{config.base_path}/api"
     for module in (routes_auth, routes_workspaces, routes_nodes, routes_documents, routes_workflows):
         module.add_routes(app.router, api)
@@ -62,6 +67,14 @@ def build_opentext_app(config: OpenTextEmulatorConfig, state: OpenTextState | No
 
 async def _release_hangs(app: web.Application) -> None:
     app[STOPPING].set()
+
+
+async def _start_hooks(app: web.Application) -> None:
+    app[HOOKS].attach()
+
+
+async def _stop_hooks(app: web.Application) -> None:
+    await app[HOOKS].close()
 
 
 def _is_api(path: str, base_path: str) -> bool:

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xstream.emulators.opentext.faults import Faults
+from xstream.emulators.opentext.hooks import HookTarget
+
+__all__ = ["HookTarget", "OpenTextEmulatorConfig"]
 
 
 @dataclass
@@ -27,8 +30,11 @@ class OpenTextEmulatorConfig:
     """SQLite file to keep state across restarts; None = in memory only."""
     faults: Faults = field(default_factory=Faults)
     """Initial fault injection (also what /admin/reset returns to); see faults.parse_fault_flags."""
+    hooks: tuple[HookTarget, ...] = ()
+    """Server-side event hooks posted to from the start (also what /admin/reset returns to); see ``hooks``."""
 
     def __post_init__(self) -> None:
+        self.hooks = tuple(self.hooks)
         stripped = self.base_path.strip("/")
         self.base_path = f"/{stripped}" if stripped else ""
         if self.base_path in ("/admin", "/otdsws"):

@@ -2,7 +2,8 @@
 
 Node subtypes and audit event ids follow reference/opentext-api.md (5.1, 7.3). Audit ids other
 than 9 and 10 are not confirmed by any source; they are kept in :data:`AUDIT_EVENTS` so a client
-can match on ``audit_name`` instead.
+can match on ``audit_name`` instead. Subtype 154 (a workflow's attachments folder) is not confirmed
+either (see ``attachments``): clients find that folder by ``attachment_folder_id``, not by subtype.
 """
 
 from __future__ import annotations
@@ -11,19 +12,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FOLDER = 0
+SHORTCUT = 1
 WORKFLOW_MAP = 128
 CATEGORY = 131
 CATEGORY_FOLDER = 132
 CATEGORIES_VOLUME = 133
 ENTERPRISE_VOLUME = 141
 DOCUMENT = 144
+WORKFLOW_ATTACHMENTS = 154
 WORKSPACE = 848
 MAX_NAME_LENGTH = 248
-TYPE_NAMES = {FOLDER: "Folder", WORKFLOW_MAP: "Workflow Map", CATEGORY: "Category",
+TYPE_NAMES = {FOLDER: "Folder", SHORTCUT: "Shortcut", WORKFLOW_MAP: "Workflow Map", CATEGORY: "Category",
               CATEGORY_FOLDER: "Category Folder", CATEGORIES_VOLUME: "Categories Volume",
-              ENTERPRISE_VOLUME: "Enterprise Workspace",
-              DOCUMENT: "Document", WORKSPACE: "Business Workspace"}
-CONTAINER_TYPES = frozenset({FOLDER, CATEGORY_FOLDER, CATEGORIES_VOLUME, ENTERPRISE_VOLUME, WORKSPACE})
+              ENTERPRISE_VOLUME: "Enterprise Workspace", DOCUMENT: "Document",
+              WORKFLOW_ATTACHMENTS: "Workflow Attachments", WORKSPACE: "Business Workspace"}
+CONTAINER_TYPES = frozenset({FOLDER, CATEGORY_FOLDER, CATEGORIES_VOLUME, ENTERPRISE_VOLUME, WORKFLOW_ATTACHMENTS,
+                             WORKSPACE})
 VOLUME_TYPES = frozenset({CATEGORIES_VOLUME, ENTERPRISE_VOLUME})
 
 AUDIT_CREATE = 1
@@ -155,6 +159,8 @@ class Node:
     category_tokens: dict[int, str] = field(default_factory=dict)
     external: dict[str, Any] = field(default_factory=dict)
     """external_create_date / external_modify_date / external_source / external_identity(_type)."""
+    original_id: int = 0
+    """For a shortcut (subtype 1): the node it points to; 0 for every other node, as the server sends it."""
 
     def __post_init__(self) -> None:
         self.modify_date = self.modify_date or self.create_date
@@ -198,6 +204,22 @@ class AuditEvent:
 
 
 @dataclass(frozen=True)
+class ProcessFinished:
+    """A workflow process completed or stopped: one notice per process, whether documents are attached
+    or not (the documents' audit trails get one event each)."""
+
+    process_id: int
+    status: str
+    date: str
+    """When it finished (``YYYY-MM-DDTHH:MM:SSZ``)."""
+    user_id: int
+
+
+Change = AuditEvent | ProcessFinished
+"""What the state tells its listeners (``OpenTextState.listeners``) after recording it."""
+
+
+@dataclass(frozen=True)
 class WorkflowMap:
     id: int
     name: str
@@ -231,3 +253,5 @@ class Process:
     status: str = "ontime"
     """ontime (running), completed or stopped; ``workflowlate`` is derived from the due date."""
     values: dict[str, Any] = field(default_factory=dict)
+    finished_date: str = ""
+    """When it completed or stopped (``YYYY-MM-DDTHH:MM:SS``); "" while running (``wfretention`` filters on it)."""

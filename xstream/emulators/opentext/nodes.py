@@ -3,7 +3,8 @@
 Rules: names unique per parent (500 "An item with the name '…' already exists."), required
 ``type``/``parent_id``/``name`` (400 "Missing required parameter '…'"), documents need a file. Seed
 nodes (volumes, type folders, templates, categories, workflow maps) cannot be changed or deleted:
-the emulator's types and templates depend on them. Deleting a container deletes its subtree.
+the emulator's types and templates depend on them. Deleting a container deletes its subtree;
+deleting an item also deletes the shortcuts that point to it (a workflow's attachments included).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from xstream.emulators.opentext.model import (
     DOCUMENT,
     FOLDER,
     MAX_NAME_LENGTH,
+    SHORTCUT,
     WORKSPACE,
     ApiError,
     Node,
@@ -156,8 +158,13 @@ def delete(state: OpenTextState, username: str, node: Node) -> None:
     """DELETE /v2/nodes/{id}: the node and everything below it."""
     _check_mutable(state, node, "delete")
     user_id = state.user_id(username)
-    del state.children[node.parent_id][node.name]
-    for gone in _subtree(state, node):
+    subtree = _subtree(state, node)
+    gone_ids = {n.id for n in subtree}
+    shortcuts = [n for n in state.nodes.values()
+                 if n.type == SHORTCUT and n.original_id in gone_ids and n.id not in gone_ids]
+    for top in (node, *shortcuts):
+        del state.children[top.parent_id][top.name]
+    for gone in (*subtree, *shortcuts):
         state.nodes.pop(gone.id, None)
         state.children.pop(gone.id, None)
         state.changed(gone.id)

@@ -5,7 +5,11 @@ business objects), ``roles``, ``drafts``, ``processes``, ``audit`` (append-only)
 (id counters, workspace relations, recent lists). After every mutating call the rows that changed
 (``state.dirty``) are written in one transaction; at start the file, if it has data, replaces the
 seeded state. Sessions, tickets, OTDS tokens, call counts and faults are not kept (a restarted
-server has new ticket keys, so clients log in again). Document content stays in ``content_dir``.
+server has new ticket keys, so clients log in again), nor are hook registrations and their
+delivery log (set-up like faults: a restart begins with the configured hooks). Shortcuts and
+workflow attachments folders are nodes like any other (``original_id`` in the node blob), a
+process's ``finished_date`` is in its blob; files written before those fields load with their
+defaults. Document content stays in ``content_dir``.
 """
 
 from __future__ import annotations

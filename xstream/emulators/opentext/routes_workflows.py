@@ -1,11 +1,14 @@
 """Workflow routes (reference 7.1): available maps for documents, draft processes, direct start,
-process status. Tests finish processes through the admin API (``/admin/workflows/{id}/…``)."""
+one process's status (``attachments.attachment_folder_id`` names a folder of shortcuts to the
+attached documents, see ``attachments``) and the caller's processes by status
+(``GET /v2/workflows/status``, see ``workflow_status``). Tests finish processes through the admin
+API (``/admin/workflows/{id}/…``)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from xstream.emulators.opentext import workflows
+from xstream.emulators.opentext import workflow_status, workflows
 from xstream.emulators.opentext.encoding import read_params
 from xstream.emulators.opentext.web_common import json, path_int, state_of, username
 
@@ -16,6 +19,7 @@ def add_routes(r: web.UrlDispatcher, api: str) -> None:
     r.add_post(f"{api}/v2/draftprocesses/startwf", start_workflow, name="workflows.startwf")
     r.add_put(f"{api}/v2/draftprocesses/{{draft_id}}", update_draft, name="workflows.draft_update")
     r.add_get(f"{api}/v2/workflows/status/processes/{{process_id}}", status, name="workflows.status")
+    r.add_get(f"{api}/v2/workflows/status", status_list, name="workflows.status_list")
 
 
 async def doc_workflows(request: web.Request) -> web.Response:
@@ -48,3 +52,7 @@ async def status(request: web.Request) -> web.Response:
     state = state_of(request)
     process = workflows.process(state, path_int(request, "process_id"))
     return json(request, workflows.status_view(state, process))
+
+
+async def status_list(request: web.Request) -> web.Response:
+    return json(request, workflow_status.status_list(state_of(request), username(request), request.query))

@@ -1,4 +1,5 @@
-"""Start and stop an emulated Content Server on a real socket (port 0 = any free port)."""
+"""Start and stop an emulated Content Server on a real socket (port 0 = any free port); stopping also
+cancels the hook deliveries still pending."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from types import TracebackType
 
 from aiohttp import web
 
-from xstream.emulators.opentext.app import STATE, build_opentext_app
+from xstream.emulators.opentext.app import HOOKS, STATE, build_opentext_app
 from xstream.emulators.opentext.config import OpenTextEmulatorConfig
+from xstream.emulators.opentext.hook_sender import HookDispatcher
 from xstream.emulators.opentext.persistence import SqliteStore
 from xstream.emulators.opentext.state import OpenTextState
 
@@ -27,6 +29,8 @@ class RunningEmulator:
         self.otds_url = f"http://{host}:{port}"
         """OTDS base URL: the token endpoint is {otds_url}/otdsws/oauth2/token."""
         self.state: OpenTextState = runner.app[STATE]
+        self.hooks: HookDispatcher = runner.app[HOOKS]
+        """The server-side event hooks: registrations and delivery log (``hooks.book``), as /admin/hooks shows."""
 
     async def stop(self) -> None:
         await self._runner.cleanup()

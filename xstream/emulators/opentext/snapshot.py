@@ -1,6 +1,6 @@
 """What ``GET /admin/state`` shows: workspaces (shape kept stable for the demo and tests), folders,
 documents with their versions (incl. size and SHA-256, which the real API never shows), workflows
-and counts. Pure (no aiohttp)."""
+(with their attachments folder) and counts. Pure (no aiohttp)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def snapshot(state: OpenTextState) -> dict[str, Any]:
     workflows = [
         {"process_id": p.id, "workflow_id": p.map_id, "workflow_name": state.workflow_maps[p.map_id].name,
          "title": p.title, "doc_ids": p.doc_ids, "status": p.status, "completed_steps": p.completed_steps,
-         "date_initiated": p.date_initiated}
+         "date_initiated": p.date_initiated, "finished_date": p.finished_date or None,
+         "attachment_folder_id": p.attachment_folder_id}
         for p in sorted(state.processes.values(), key=lambda p: p.id)
     ]
     counts = {"workspaces": len(workspaces), "nodes": len(state.nodes), "sessions": state.tickets.session_count,

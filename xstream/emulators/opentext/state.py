@@ -7,6 +7,9 @@ awaiting, so concurrent HTTP requests are serialised exactly as a transactional 
 Domain logic lives in sibling modules (``workspaces``, ``teams``, ``nodes``, ``documents``,
 ``categories``, ``workflows``); they change this state through :meth:`touch`, :meth:`changed` and
 :meth:`record` so modify dates, edit-conflict tokens, the audit trail and persistence stay right.
+Every recorded audit event (and every finished workflow process, see ``workflows``) is passed to
+the :attr:`listeners` (the emulated server-side event hooks, ``hook_sender``): the state knows
+nothing about who listens or how they deliver.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from xstream.emulators.opentext.model import (
     AuditEvent,
     BusinessObject,
     CategoryDef,
+    Change,
     DraftProcess,
     Node,
     Process,
@@ -103,6 +107,9 @@ class OpenTextState:
         self.initial_faults = faults or Faults()
         self.saver: Callable[[], None] | None = None
         """Set by persistence: writes what changed; called after mutating calls and resets."""
+        self.listeners: list[Callable[[Change], None]] = []
+        """Called synchronously with each change as it is recorded; they must not raise nor block (a
+        listener that delivers does so later, from the event loop). Kept across :meth:`reset`."""
         self.reset(clear_content=False)
 
     @classmethod
@@ -236,7 +243,12 @@ class OpenTextState:
         event = AuditEvent(len(self.audit), node_id, event_type, self.now_z(), user_id)
         self.audit.append(event)
         self.audit_by_node.setdefault(node_id, []).append(event)
+        self.notify(event)
         return event
+
+    def notify(self, change: Change) -> None:
+        for listener in list(self.listeners):
+            listener(change)
 
     # --- users, sessions, OTDS tokens ---------------------------------------------------------
 

@@ -43,6 +43,7 @@ def node_properties(state: OpenTextState, node: Node) -> dict[str, Any]:
         "container_size": len(state.children.get(node.id, {})) if node.is_container else 0,
         "size": node_rules.size(state, node),
         "mime_type": node.latest.mime_type if node.latest else None,
+        "original_id": node.original_id,
         "reserved": bool(node.reserved_user_id),
         "reserved_user_id": node.reserved_user_id,
         "reserved_date": node.reserved_date,

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from xstream.emulators.opentext.config import OpenTextEmulatorConfig
 from xstream.emulators.opentext.encoding import int_param
+from xstream.emulators.opentext.hook_sender import HookDispatcher
 from xstream.emulators.opentext.model import ApiError
 from xstream.emulators.opentext.state import OpenTextState
 from xstream.emulators.opentext.tickets import Session
@@ -17,6 +18,7 @@ from xstream.emulators.opentext.tickets import Session
 STATE = web.AppKey("opentext_state", OpenTextState)
 CONFIG = web.AppKey("opentext_config", OpenTextEmulatorConfig)
 STOPPING = web.AppKey("opentext_stopping", asyncio.Event)
+HOOKS = web.AppKey("opentext_hooks", HookDispatcher)
 SESSION = web.RequestKey("opentext_session", Session)
 MAX_LIMIT = 500
 

@@ -5,7 +5,10 @@ A draft process is created for a map and documents, optionally gets form values
 start step is disabled in one call and refuses the others. A process then waits at its first step
 until the admin API advances, completes or stops it (there are no users working the tasks).
 Status is ``ontime`` while running (``workflowlate`` after the due date), then ``completed`` or
-``stopped``. Initiated/completed/stopped are recorded in the attached documents' audit trails.
+``stopped`` (with ``finished_date``). Initiated/completed/stopped are recorded in the attached
+documents' audit trails; a finished process is also announced once to the state's listeners
+(:class:`ProcessFinished`, the ``workflow.finished`` hook). The attached documents are shortcuts in
+the process's attachments folder (``attachments``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from xstream.emulators.opentext import attachments
 from xstream.emulators.opentext.model import (
     AUDIT_WORKFLOW_COMPLETED,
     AUDIT_WORKFLOW_INITIATED,
@@ -24,6 +28,7 @@ from xstream.emulators.opentext.model import (
     ApiError,
     DraftProcess,
     Process,
+    ProcessFinished,
     WorkflowMap,
 )
 
@@ -143,7 +148,7 @@ def _initiate(state: OpenTextState, wf: WorkflowMap, docs: list[int], user_id: i
         title=str(values.get("WorkflowForm_Title") or wf.name),
         due_date=str(values.get("WorkflowForm_WorkflowDueDate") or ""), values=dict(values),
     )
-    process.attachment_folder_id = state.next_id()
+    process.attachment_folder_id = attachments.create_folder(state, process, user_id).id
     process.step_dates[wf.steps[0]] = state.now()
     state.processes[process.id] = process
     state.dirty.processes.add(process.id)
@@ -170,30 +175,34 @@ def advance(state: OpenTextState, process_: Process, *, all_steps: bool = False)
             process_.step_dates[steps[len(process_.completed_steps)]] = state.now()
         if not all_steps:
             break
-    if len(process_.completed_steps) == len(steps):
-        process_.status = "completed"
-        for doc in process_.doc_ids:
-            state.record(doc, AUDIT_WORKFLOW_COMPLETED, process_.initiator_id)
     state.dirty.processes.add(process_.id)
+    if len(process_.completed_steps) == len(steps):
+        _finish(state, process_, "completed", AUDIT_WORKFLOW_COMPLETED)
 
 
 def stop(state: OpenTextState, process_: Process) -> None:
     if process_.status != "ontime":
         raise ApiError(400, f"The process {process_.id} is {process_.status}.")
-    process_.status = "stopped"
-    for doc in process_.doc_ids:
-        state.record(doc, AUDIT_WORKFLOW_STOPPED, process_.initiator_id)
+    _finish(state, process_, "stopped", AUDIT_WORKFLOW_STOPPED)
+
+
+def _finish(state: OpenTextState, process_: Process, status: str, audit_event: int) -> None:
+    process_.status = status
+    process_.finished_date = state.now()
     state.dirty.processes.add(process_.id)
+    for doc in process_.doc_ids:
+        state.record(doc, audit_event, process_.initiator_id)
+    state.notify(ProcessFinished(process_.id, status, f"{process_.finished_date}Z", process_.initiator_id))
 
 
 def status_view(state: OpenTextState, process_: Process) -> dict[str, Any]:
     """``results`` of GET /v2/workflows/status/processes/{id} (shape of pyxecm's captured example)."""
     wf = state.workflow_maps[process_.map_id]
-    status = _status(state, process_)
+    status = current_status(state, process_)
     done = process_.completed_steps
-    current = [] if process_.status != "ontime" else list(wf.steps[len(done):len(done) + 1])
+    current = current_steps(state, process_)
     upcoming = [] if process_.status != "ontime" else list(wf.steps[len(done) + 1:])
-    initiator = _person(state, process_.initiator_id)
+    initiator = person(state, process_.initiator_id)
     return {
         "attachments": {"attachment_folder_id": process_.attachment_folder_id},
         "data_packages": [
@@ -201,9 +210,9 @@ def status_view(state: OpenTextState, process_: Process) -> dict[str, Any]:
         ],
         "permissions": dict(PERMISSIONS),
         "step_list": {
-            "completed": [_task(state, process_, wf, s, "completed") for s in done],
-            "current": [_task(state, process_, wf, s, status) for s in current],
-            "next": [_task(state, process_, wf, s, "") for s in upcoming],
+            "completed": [task(state, process_, s, "completed") for s in done],
+            "current": [task(state, process_, s, status) for s in current],
+            "next": [task(state, process_, s, "") for s in upcoming],
         },
         "wf_details": {
             "date_initiated": process_.date_initiated,
@@ -216,7 +225,16 @@ def status_view(state: OpenTextState, process_: Process) -> dict[str, Any]:
     }
 
 
-def _status(state: OpenTextState, process_: Process) -> str:
+def current_steps(state: OpenTextState, process_: Process) -> list[str]:
+    """The step the process waits at (none once it finished)."""
+    if process_.status != "ontime":
+        return []
+    steps = state.workflow_maps[process_.map_id].steps
+    return list(steps[len(process_.completed_steps):len(process_.completed_steps) + 1])
+
+
+def current_status(state: OpenTextState, process_: Process) -> str:
+    """``wf_details.status``: ontime, workflowlate (running past its due date), completed or stopped."""
     if process_.status != "ontime" or not process_.due_date:
         return process_.status
     try:
@@ -226,8 +244,10 @@ def _status(state: OpenTextState, process_: Process) -> str:
     return "workflowlate" if state.now()[:10] > due.isoformat() else "ontime"
 
 
-def _task(state: OpenTextState, process_: Process, wf: WorkflowMap, step: str, task_status: str) -> dict[str, Any]:
-    assignee = _person(state, process_.initiator_id)
+def task(state: OpenTextState, process_: Process, step: str, task_status: str) -> dict[str, Any]:
+    """One task of ``step_list`` (and of the status list's ``parallel_steps``); the initiator works every step."""
+    wf = state.workflow_maps[process_.map_id]
+    assignee = person(state, process_.initiator_id)
     return {
         "process_id": process_.id, "subprocess_id": process_.id, "task_id": wf.steps.index(step) + 1,
         "task_name": step, "task_due_date": "", "task_start_date": process_.step_dates.get(step, ""),
@@ -236,7 +256,7 @@ def _task(state: OpenTextState, process_: Process, wf: WorkflowMap, step: str, t
     }
 
 
-def _person(state: OpenTextState, user_id: int) -> dict[str, Any]:
+def person(state: OpenTextState, user_id: int) -> dict[str, Any]:
     return {"userId": user_id, "loginName": state.username_for(user_id) or str(user_id), "firstName": "",
             "lastName": "", "emailAddress": "", "phone": ""}
 

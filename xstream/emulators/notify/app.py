@@ -1,0 +1,111 @@
+"""aiohttp application of the emulated chat webhooks: Slack at ``/slack``, Teams at ``/teams``, the
+admin API at ``/admin``.
+
+One middleware does what every webhook call goes through, in order: count the call by operation,
+answer unknown URLs and methods as the service would, inject configured errors or hangs (before
+any effect: nothing is recorded), spend the configured latency, run the handler and turn
+:class:`WebhookError` into the service's answer (Slack plain text, Teams ``{"error"}`` JSON).
+There is no Idempotency-Key handling: neither service has any.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from xstream.emulators.notify import routes
+from xstream.emulators.notify.admin import add_admin_routes
+from xstream.emulators.notify.config import NotifyEmulatorConfig
+from xstream.emulators.notify.model import Format, Refusal, WebhookError, refusal
+from xstream.emulators.notify.state import NotifyState
+from xstream.emulators.notify.web_common import CONFIG, STATE, STOPPING, error_response, format_of
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+FAULTS: dict[str, Refusal] = {"500": "internal_error", "503": "unavailable", "429": "rate_limited"}
+HANG_POLL_S = 0.05
+
+
+def build_notify_app(config: NotifyEmulatorConfig, state: NotifyState | None = None) -> web.Application:
+    state = state or NotifyState(config)
+    # aiohttp refuses bodies above client_max_size while reading; routes turns that into the service's 413
+    app = web.Application(middlewares=[_webhook_middleware(state)], client_max_size=config.max_body_bytes)
+    app[STATE] = state
+    app[CONFIG] = config
+    app[STOPPING] = asyncio.Event()
+    app.on_shutdown.append(_release_hangs)
+    routes.add_routes(app.router)
+    add_admin_routes(app, state)
+    return app
+
+
+async def _release_hangs(app: web.Application) -> None:
+    app[STOPPING].set()
+
+
+def _webhook_middleware(state: NotifyState) -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        fmt = format_of(request.path)
+        if fmt is None:
+            return await handler(request)
+        operation = request.match_info.route.name or "unknown"
+        state.calls[operation] += 1
+        try:
+            unmatched = request.match_info.http_exception
+            if isinstance(unmatched, web.HTTPMethodNotAllowed):
+                allow = ", ".join(sorted(unmatched.allowed_methods))
+                raise refusal(fmt, "method_not_allowed", headers={"Allow": allow})
+            if unmatched is not None:
+                raise refusal(fmt, "no_route")
+            fault = await _inject_fault(state, request, operation, fmt)
+            if fault is not None:
+                raise fault
+            delay = state.faults.delay_s(state.rng)
+            if delay:
+                await asyncio.sleep(delay)
+            return await handler(request)
+        except WebhookError as exc:
+            return error_response(exc, fmt)
+        except web.HTTPException:
+            raise
+        except Exception:  # a bug in the emulator must not look like a crashed server
+            log.exception("notify emulator: %s failed", operation)
+            return error_response(refusal(fmt, "internal_error", "Internal server error in the emulator."), fmt)
+
+    return middleware
+
+
+async def _inject_fault(state: NotifyState, request: web.Request, operation: str,
+                        fmt: Format) -> WebhookError | None:
+    faults = state.faults
+    if not faults.applies_to(operation):
+        return None
+    if faults.should_hang(state.rng):
+        state.injected_faults += 1
+        await _hang(request)
+        return refusal(fmt, "unavailable")
+    if not faults.should_fail(state.rng):
+        return None
+    state.injected_faults += 1
+    kind = FAULTS[faults.error_kind]
+    retry = {} if faults.retry_after_s is None or kind == "internal_error" else {
+        "Retry-After": str(math.ceil(faults.retry_after_s))}
+    return refusal(fmt, kind, headers=retry)
+
+
+async def _hang(request: web.Request) -> None:
+    """Never answer: wait until the client closes the connection or the emulator stops."""
+    stopping = request.app[STOPPING]
+    transport = request.transport
+    while not stopping.is_set() and transport is not None and not transport.is_closing():
+        try:
+            await asyncio.wait_for(stopping.wait(), HANG_POLL_S)
+        except TimeoutError:
+            pass

@@ -1,0 +1,95 @@
+"""The OpenText ingress of one worker, built from settings: the webhook server, the poller, or both.
+
+Both share one OpenText client (its own session, apart from the sink's) and one observer, so
+their observations of a document are identical and its workspace is read once for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from xstream.clients.opentext import OpenTextClient
+from xstream.errors import ConfigError
+from xstream.ingress.checkpoint import PollCheckpoint
+from xstream.ingress.observe import Observer
+from xstream.ingress.poller import Poller, PollerService
+from xstream.ingress.publisher import EventPublisher
+from xstream.ingress.webhook import WebhookServer
+from xstream.kafka import CompactedTopicStore, make_consumer
+from xstream.observability import Health, Metrics
+from xstream.ports import Clock
+from xstream.settings import Settings
+from xstream.topics import Role, TopicCatalog
+from xstream.transform.status_rules import StatusRuleSet
+
+log = logging.getLogger(__name__)
+
+
+def watched_workspace_types(settings: Settings, rules: StatusRuleSet) -> list[str]:
+    """The poller's workspace types: as configured, else those the status rules name."""
+    if settings.poller.workspace_types is not None:
+        return settings.poller.workspace_types
+    types = rules.workspace_types()
+    if types is None and not settings.poller.folder_ids:
+        raise ConfigError("poller: a status rule looks at every workspace type, so say what to watch: set "
+                          "XSTREAM_POLLER__WORKSPACE_TYPES (JSON list) or XSTREAM_POLLER__FOLDER_IDS")
+    return types or []
+
+
+class OpenTextIngress:
+    def __init__(self, settings: Settings, catalog: TopicCatalog, rules: StatusRuleSet, metrics: Metrics,
+                 health: Health, clock: Clock) -> None:
+        self._settings = settings
+        self.client = OpenTextClient(settings.opentext)
+        observer = Observer(self.client, settings.opentext, clock)
+        events, dlq = catalog.one(Role.OPENTEXT_EVENTS).name, catalog.one(Role.DEAD_LETTER).name
+        self.webhook: WebhookServer | None = None
+        self._publishers: list[EventPublisher] = []
+        if settings.webhook.enabled:
+            publisher = EventPublisher(settings.kafka, events_topic=events, dead_letter_topic=dlq, metrics=metrics,
+                                       clock=clock, client_suffix="webhook")
+            self._publishers.append(publisher)
+            self.webhook = WebhookServer(settings.webhook, observer, publisher, metrics)
+            health.expect("webhook")
+        self.poller: PollerService | None = None
+        if settings.poller.enabled:
+            checkpoints = catalog.one(Role.CHECKPOINTS).name
+            poller = Poller(self.client, observer, settings.poller, watched_workspace_types(settings, rules), clock)
+            self.poller = PollerService(
+                poller=poller, settings=settings.poller,
+                store=CompactedTopicStore(settings.kafka, checkpoints, "poller:", PollCheckpoint, lambda c: c.name),
+                publisher=EventPublisher(settings.kafka, events_topic=events, dead_letter_topic=dlq, metrics=metrics,
+                                         clock=clock, client_suffix="poller"),
+                consumer=make_consumer(settings.kafka, f"{settings.worker.app_id}-poller-{settings.poller.name}"),
+                checkpoint_topic=checkpoints, metrics=metrics, health=health)
+        self._health = health
+
+    @property
+    def enabled(self) -> bool:
+        return self.webhook is not None or self.poller is not None
+
+    async def start(self) -> None:
+        for publisher in self._publishers:
+            await publisher.start()
+        if self.webhook is not None:
+            await self.webhook.start()
+            self._health.ready("webhook")
+            log.info("webhook listening", extra={"port": self.webhook.port, "path": self._settings.webhook.path})
+        if self.poller is not None:
+            await self.poller.start()
+
+    async def run(self) -> None:
+        if self.poller is not None:
+            await self.poller.run()
+        else:
+            await asyncio.Event().wait()
+
+    async def stop(self) -> None:
+        if self.poller is not None:
+            await self.poller.stop()
+        if self.webhook is not None:
+            await self.webhook.stop()
+        for publisher in self._publishers:
+            await publisher.stop()
+        await self.client.close()

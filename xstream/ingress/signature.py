@@ -1,0 +1,74 @@
+"""Webhook signatures: HMAC-SHA256 over the timestamp and the body, with a shared secret. Pure.
+
+The hook sends ``X-Xstream-Timestamp: <unix seconds>`` and ``X-Xstream-Signature: v1=<hex>``
+where ``<hex>`` is HMAC-SHA256(secret, ``<timestamp>.`` + raw body). Several ``v1=`` values may be
+given, comma-separated (a hook signing with two secrets during a rotation). A request is refused
+when it is unsigned, its signature matches no configured secret, its timestamp is further than the
+tolerance from now (stale: a captured request cannot be sent later), or its signature was already
+accepted inside the tolerance window (replayed). A hook that retries must sign again, with a new
+timestamp. Comparisons are constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Literal
+
+from xstream.errors import WebhookRefused
+
+TIMESTAMP_HEADER = "X-Xstream-Timestamp"
+SIGNATURE_HEADER = "X-Xstream-Signature"
+SCHEME = "v1"
+RefusalReason = Literal["unsigned", "bad_signature", "stale", "replayed"]
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header value for a body sent at ``timestamp`` (what a hook computes)."""
+    return f"{SCHEME}={_digest(secret, str(timestamp), body)}"
+
+
+def _digest(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
+
+
+class ReplayGuard:
+    """Signatures accepted within the tolerance window; a second use of one is a replay."""
+
+    def __init__(self, window_s: float, capacity: int = 100_000) -> None:
+        self._window_s = window_s
+        self._capacity = capacity
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def first_use(self, signature: str, now: float) -> bool:
+        while self._seen and next(iter(self._seen.values())) < now - 2 * self._window_s:
+            self._seen.popitem(last=False)
+        if signature in self._seen:
+            return False
+        self._seen[signature] = now
+        while len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+        return True
+
+
+def verify(*, timestamp: str | None, signature: str | None, body: bytes, secrets: Sequence[str], now: float,
+           tolerance_s: float, guard: ReplayGuard) -> None:
+    """Return when the request is authentic and fresh; raise WebhookRefused(reason) otherwise."""
+    if not timestamp or not signature:
+        raise WebhookRefused("unsigned", f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}")
+    if not timestamp.isdigit():
+        raise WebhookRefused("bad_signature", f"{TIMESTAMP_HEADER} is not a Unix time in seconds")
+    offered = [part.strip()[len(SCHEME) + 1:] for part in signature.split(",")
+               if part.strip().startswith(f"{SCHEME}=")]
+    if not offered:
+        raise WebhookRefused("bad_signature", f"{SIGNATURE_HEADER} has no {SCHEME}= value")
+    expected = [_digest(secret, timestamp, body) for secret in secrets]
+    match = next((o for o in offered if any(hmac.compare_digest(o.lower(), e) for e in expected)), None)
+    if match is None:
+        raise WebhookRefused("bad_signature", "the signature matches no configured secret")
+    if abs(now - int(timestamp)) > tolerance_s:
+        raise WebhookRefused("stale", f"timestamp is {now - int(timestamp):.0f}s from now, tolerance {tolerance_s:.0f}s")
+    if not guard.first_use(f"{timestamp}:{match.lower()}", now):
+        raise WebhookRefused("replayed", "this signed request was already accepted")
