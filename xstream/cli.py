@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     ot.add_argument("--faults", default="", metavar="SPEC",
                     help="e.g. latency_ms=5-50,error_rate=0.1,error_kind=500|html500|503,retry_after_s=2,"
                          "hang_rate=0.01,operations=nodes.create|versions.add")
+    ot.add_argument("--hook", action="append", default=[], metavar="URL",
+                    help="a server-side hook: POST signed change notifications (document added, new version, "
+                         "attributes changed, workflow finished) to URL, e.g. xstream's webhook (repeatable)")
+    ot.add_argument("--hook-secret", default=None, metavar="SECRET",
+                    help="the shared secret the hooks sign with (HMAC-SHA256); required with --hook")
 
     erp = esub.add_parser(
         "erp", help="generic ERP/CRM REST API emulator (records, Idempotency-Key, change log for CDC)",
@@ -185,7 +190,12 @@ def _emulate(args: argparse.Namespace) -> int:
         return _emulate_erp(args)
     if args.system == "notify":
         return _emulate_notify(args)
-    from xstream.emulators.opentext import OpenTextEmulatorConfig, parse_fault_flags, start_opentext_emulator
+    from xstream.emulators.opentext import (
+        HookTarget,
+        OpenTextEmulatorConfig,
+        parse_fault_flags,
+        start_opentext_emulator,
+    )
     from xstream.emulators.opentext.faults import FaultSpecError
 
     try:
@@ -195,14 +205,20 @@ def _emulate(args: argparse.Namespace) -> int:
     users = dict(u.split(":", 1) for u in args.user if ":" in u) or {"Admin": "livelink"}
     if len(users) != len(args.user) and args.user:
         raise ConfigError("--user takes NAME:PASSWORD")
+    if args.hook and not args.hook_secret:
+        raise ConfigError("--hook needs --hook-secret (the secret xstream's webhook verifies signatures with)")
+    try:
+        hooks = tuple(HookTarget(url=url, secret=args.hook_secret) for url in args.hook)
+    except ValueError as exc:
+        raise ConfigError(f"--hook: {exc}") from exc
     config = OpenTextEmulatorConfig(host=args.host, port=args.port, base_path=args.base_path, users=users,
                                     ticket_lifetime_s=args.ticket_lifetime, db_path=args.db,
-                                    content_dir=args.content_dir, faults=faults)
+                                    content_dir=args.content_dir, faults=faults, hooks=hooks)
 
     async def serve() -> None:
         emulator = await start_opentext_emulator(config)
         print(f"OpenText emulator on {emulator.url} (admin {emulator.admin_url}; OTDS {emulator.otds_url}); "
-              f"users: {', '.join(users)}", flush=True)
+              f"users: {', '.join(users)}" + (f"; hooks: {', '.join(args.hook)}" if args.hook else ""), flush=True)
         try:
             await asyncio.Event().wait()
         finally:

@@ -11,12 +11,12 @@ batches break log-end offsets and so table recovery). Apache Kafka gets producti
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -242,8 +242,10 @@ class WebhookSettings(BaseModel):
     def _secret(self) -> WebhookSettings:
         if self.enabled and self.secret is None:
             raise ValueError("the webhook needs a secret (XSTREAM_WEBHOOK__SECRET) to verify signatures")
-        if self.secret is not None and len(self.secret.get_secret_value()) < 16:
-            raise ValueError("webhook secret: use at least 16 characters")
+        for name in ("secret", "previous_secret"):
+            value = getattr(self, name)
+            if value is not None and len(value.get_secret_value()) < 16:
+                raise ValueError(f"webhook {name}: use at least 16 characters")
         return self
 
 
@@ -270,6 +272,12 @@ class PollerSettings(BaseModel):
     ``earliest`` treats every document as new, a date treats documents modified since then as new."""
     workflows: bool = True
     """Also report finished workflows (GET /v2/workflows/status)."""
+
+    @field_validator("start_from")
+    @classmethod
+    def _utc(cls, value: Literal["latest", "earliest"] | datetime) -> Literal["latest", "earliest"] | datetime:
+        """A date without a zone is UTC (OpenText's dates are compared as UTC)."""
+        return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
     workflow_retention_days: Annotated[int, Field(ge=1, le=365)] = 7
     max_depth: Annotated[int, Field(ge=0, le=32)] = 8
     """Folder levels below a workspace or watched folder that are searched."""
@@ -320,5 +328,22 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = [f"  XSTREAM_{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()]
+        lines = dict.fromkeys(f"  {variable_of(e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError("invalid settings:\n" + "\n".join(lines)) from exc
+
+
+def variable_of(loc: tuple[int | str, ...]) -> str:
+    """The environment variable of an error location: the settings fields (and dict keys) along it,
+    without the tags pydantic adds for the members of a union (``literal[...]``, ``datetime``)."""
+    parts: list[str] = []
+    node: Any = Settings
+    for part in loc:
+        if get_origin(node) is dict:  # a name chosen by the operator, e.g. a target
+            parts.append(str(part))
+            node = node.__args__[1]
+        elif isinstance(node, type) and issubclass(node, BaseModel) and part in node.model_fields:
+            parts.append(str(part))
+            node = node.model_fields[str(part)].annotation
+        else:
+            break
+    return "XSTREAM_" + "__".join(parts).upper()

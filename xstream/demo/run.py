@@ -1,11 +1,14 @@
-"""``xstream demo``: flows F1 and F4 on one machine, checked, in one command.
+"""``xstream demo``: flows F1, F4, F3 and F6 on one machine, checked, in one command.
 
-Embedded broker, the OpenText emulator, three source-system emulators (ERP, CRM, project tool) and a
-real worker process. ERP customers arrive as about 100 Debezium records (creates, snapshot reads,
-updates, replays, a delete and its tombstone, two malformed records); ERP suppliers, CRM accounts
-and projects arrive through the emulators' change feeds, as Debezium would deliver them. Every
-workspace link is written back to its source record, the CDC echo of that write is dropped, and a
-supplier blocked in the ERP gets its workspace status updated. Exit 0 only when every check holds.
+Embedded broker, the OpenText emulator, three source-system emulators (ERP, CRM, project tool), a
+chat emulator and a real worker process. First act (F1, F4): ERP customers arrive as about 100
+Debezium records (creates, snapshot reads, updates, replays, a delete and its tombstone, two
+malformed records); ERP suppliers, CRM accounts and projects arrive through the emulators' change
+feeds, as Debezium would deliver them. Every workspace link is written back to its source record,
+the CDC echo of that write is dropped, and a supplier blocked in the ERP gets its workspace status
+updated. Second act (F3, F6, :mod:`.status_phase`): contracts change status in OpenText; the signed
+webhook and the poller both report it; approvals start in the ERP, supplier records are updated,
+teams are told, once each. Exit 0 only when every check holds.
 """
 
 from __future__ import annotations
@@ -28,8 +31,15 @@ from rich.table import Table
 
 from xstream.demo import scenario as sc
 from xstream.demo.harness import CdcForwarder, Collector, WorkerProcess, produce, worker_env
-from xstream.embedded import EmbeddedBroker
+from xstream.demo.status_phase import StatusStage, run_status_stage
+from xstream.embedded import EmbeddedBroker, free_port
 from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
+from xstream.emulators.notify import (
+    DEFAULT_CHANNELS,
+    NotifyEmulatorConfig,
+    RunningNotifyEmulator,
+    start_notify_emulator,
+)
 from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 from xstream.kafka import apply_topics
 from xstream.settings import BrokerFlavour, KafkaSettings
@@ -49,15 +59,21 @@ FEED_OBJECTS = {"SAP_PRD/LFA1": len(SUPPLIERS), "SFDC/Account": 1, "PROJ/Project
 BLOCKED = SUPPLIERS[1]["id"]
 
 
+WEBHOOK_SECRET = "demo-webhook-secret-0123456789"
+
+
 @dataclass
 class Stack:
     bootstrap: str
     opentext: RunningEmulator
     targets: dict[str, RunningErpEmulator]
+    chat: RunningNotifyEmulator
     worker: WorkerProcess
     collector: Collector
     status_topic: str
     dlq_topic: str
+    events_topic: str
+    webhook_url: str
 
     async def admin(self, path: str, method: str = "GET", json: Any = None, target: str | None = None) -> Any:
         base = self.targets[target].admin_url if target else self.opentext.admin_url
@@ -68,6 +84,10 @@ class Stack:
         found = [orjson.loads(r.value) for r in self.collector.records[self.status_topic]]
         return [s for s in found if target is None or s["target"] == target]
 
+    def link_backs(self) -> list[dict[str, Any]]:
+        """Outcomes of the link writes into the source records (F4), not of status rules (F3, F6)."""
+        return [s for s in self.statuses() if s["command_kind"] == "update_record" and s.get("rule") is None]
+
 
 async def run_demo(*, keep_running: bool = False, timeout_s: float = 180.0, console: Console | None = None) -> int:
     console = console or Console()
@@ -75,16 +95,22 @@ async def run_demo(*, keep_running: bool = False, timeout_s: float = 180.0, cons
     started = time.monotonic()
     with EmbeddedBroker() as broker:
         console.print(f"[bold]broker[/]    embedded Tansu on {broker.bootstrap}")
-        async with _emulators(console) as (opentext, targets):
+        async with _emulators(console) as (opentext, targets, chat):
             catalog = load_catalog()
             await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour.TANSU), catalog.specs)
+            webhook_port = free_port()
+            ingress = {"XSTREAM_WEBHOOK__ENABLED": "true", "XSTREAM_WEBHOOK__HOST": "127.0.0.1",
+                       "XSTREAM_WEBHOOK__PORT": str(webhook_port), "XSTREAM_WEBHOOK__SECRET": WEBHOOK_SECRET,
+                       "XSTREAM_POLLER__ENABLED": "true", "XSTREAM_POLLER__INTERVAL_S": "1"}
             env = worker_env(bootstrap=broker.bootstrap, flavour="tansu", opentext_url=opentext.url,
-                             app_id="xstream-demo", targets={name: t.url for name, t in targets.items()})
+                             app_id="xstream-demo", targets={name: t.url for name, t in targets.items()},
+                             chat={c: chat.channel_url(c, "slack") for c in DEFAULT_CHANNELS}, extra=ingress)
             worker = WorkerProcess(env, workdir / "worker.log").start()
-            collector = await Collector(broker.bootstrap, catalog.one(Role.STATUS).name,
-                                        catalog.one(Role.DEAD_LETTER).name).start()
-            stack = Stack(broker.bootstrap, opentext, targets, worker, collector, catalog.one(Role.STATUS).name,
-                          catalog.one(Role.DEAD_LETTER).name)
+            names = {role: catalog.one(role).name for role in (Role.STATUS, Role.DEAD_LETTER, Role.OPENTEXT_EVENTS)}
+            collector = await Collector(broker.bootstrap, *names.values()).start()
+            stack = Stack(broker.bootstrap, opentext, targets, chat, worker, collector, names[Role.STATUS],
+                          names[Role.DEAD_LETTER], names[Role.OPENTEXT_EVENTS],
+                          f"http://127.0.0.1:{webhook_port}/hooks/opentext")
             try:
                 return await _drive(console, stack, keep_running=keep_running, timeout_s=timeout_s, started=started)
             finally:
@@ -94,17 +120,23 @@ async def run_demo(*, keep_running: bool = False, timeout_s: float = 180.0, cons
 
 
 @contextlib.asynccontextmanager
-async def _emulators(console: Console) -> AsyncIterator[tuple[RunningEmulator, dict[str, RunningErpEmulator]]]:
+async def _emulators(console: Console) -> AsyncIterator[
+        tuple[RunningEmulator, dict[str, RunningErpEmulator], RunningNotifyEmulator]]:
     opentext = await start_opentext_emulator(OpenTextEmulatorConfig())
     targets: dict[str, RunningErpEmulator] = {}
+    chat: RunningNotifyEmulator | None = None
     try:
         for name in ("erp", "crm", "project_tool"):
             targets[name] = await start_erp_emulator(ErpEmulatorConfig())
+        chat = await start_notify_emulator(NotifyEmulatorConfig())
         console.print(f"[bold]opentext[/]  emulator on {opentext.url} (admin {opentext.admin_url})")
         for name, target in targets.items():
             console.print(f"[bold]{name:9}[/] emulator on {target.url} (admin {target.admin_url})")
-        yield opentext, targets
+        console.print(f"[bold]chat[/]      emulator on {chat.origin} (messages {chat.admin_url}/messages)")
+        yield opentext, targets, chat
     finally:
+        if chat is not None:
+            await chat.stop()
         for target in targets.values():
             await target.stop()
         await opentext.stop()
@@ -127,7 +159,18 @@ async def _drive(console: Console, stack: Stack, *, keep_running: bool, timeout_
                       f"{len(PROJECTS)} project: forwarded from their change feeds")
         done = await _wait_processed(console, stack, scenario, timeout_s)
         blocked = done and await _block_supplier(console, stack, timeout_s)
-        return await _report(console, stack, scenario, done, blocked, keep_running=keep_running)
+        first_act = await _report(console, stack, scenario, done, blocked)
+        await stack.admin("hooks", "POST", {"url": stack.webhook_url, "secret": WEBHOOK_SECRET})
+        console.print(f"[bold]opentext[/]  server-side hook registered: signed POSTs to {stack.webhook_url}")
+        second_act = await run_status_stage(StatusStage(
+            console, stack.opentext.url, stack.targets["erp"], stack.chat, stack.collector, stack.events_topic,
+            stack.webhook_url, timeout_s), stack.opentext.admin_url) if done else {}
+        checks = first_act | second_act | {"worker still running": stack.worker.running}
+        for name, ok in checks.items():
+            console.print(f"  {'[green]ok  [/]' if ok else '[red]FAIL[/]'} {name}")
+        if keep_running:
+            await _keep_running(console, stack)
+        return 0 if checks and all(checks.values()) else 1
     finally:
         for forwarder in forwarders:
             await forwarder.stop()
@@ -167,7 +210,7 @@ async def _wait_processed(console: Console, stack: Stack, scenario: sc.Scenario,
     def progress_of() -> dict[str, int]:
         statuses = stack.statuses()
         return {"OpenText outcomes": sum(s["target"] == "opentext" for s in statuses),
-                "links written back": sum(s["target"] != "opentext" for s in statuses),
+                "links written back": len(stack.link_backs()),
                 "dead letters": len(stack.collector.records[stack.dlq_topic])}
 
     columns = (SpinnerColumn(), TextColumn("{task.description:20}"), BarColumn(),
@@ -208,8 +251,9 @@ def _workspace(state: dict[str, Any], bo_key: str) -> dict[str, Any]:
     return (_workspaces_by_bo(state).get(bo_key) or [{}])[0]
 
 
-async def _report(console: Console, stack: Stack, scenario: sc.Scenario, done: bool, blocked: bool, *,
-                  keep_running: bool) -> int:
+async def _report(console: Console, stack: Stack, scenario: sc.Scenario, done: bool,
+                  blocked: bool) -> dict[str, bool]:
+    """The first act's table, counts and checks (printed with the second act's)."""
     await asyncio.sleep(1.0)  # let the last echoes arrive before counting
     state = await stack.admin("state")
     by_bo = _workspaces_by_bo(state)
@@ -238,7 +282,7 @@ async def _report(console: Console, stack: Stack, scenario: sc.Scenario, done: b
     console.print(table)
     metrics = await _fetch_metrics(stack.worker)
     outcomes = Counter(s["outcome"] for s in stack.statuses("opentext"))
-    links = Counter(s["target"] for s in stack.statuses() if s["target"] != "opentext")
+    links = Counter(s["target"] for s in stack.link_backs())
     letters = [orjson.loads(r.value) for r in stack.collector.records[stack.dlq_topic]]
     echoes, tombstones = _metric(metrics, "xstream_echoes_suppressed_total"), _metric(metrics, "xstream_tombstones_total")
     feed = sum(FEED_OBJECTS.values())
@@ -266,17 +310,15 @@ async def _report(console: Console, stack: Stack, scenario: sc.Scenario, done: b
         f"dead-lettered == {scenario.expected_dead_letters}": len(letters) == scenario.expected_dead_letters,
         f"tombstones counted == {scenario.expected_tombstones}": tombstones == scenario.expected_tombstones,
         "the blocked supplier's workspace status is 'blocked'": blocked,
-        "worker still running": done and stack.worker.running,
+        "the first act finished in time": done,
     }
-    for name, ok in checks.items():
-        console.print(f"  {'[green]ok  [/]' if ok else '[red]FAIL[/]'} {name}")
-    if keep_running:
-        await _keep_running(console, stack)
-    return 0 if all(checks.values()) else 1
+    return checks
 
 
 async def _keep_running(console: Console, stack: Stack) -> None:
     targets = "\n".join(f"  {name:10} {t.url}  (state {t.admin_url}/state)" for name, t in stack.targets.items())
+    targets += f"\n  chat       {stack.chat.origin}  (messages {stack.chat.admin_url}/messages)"
+    targets += f"\n  webhook    {stack.webhook_url}  (signed with the demo's secret)"
     console.print(f"\n[bold]still running[/] (Ctrl-C to stop)\n  broker     {stack.bootstrap}\n"
                   f"  opentext   {stack.opentext.url}  (user Admin / livelink; state {stack.opentext.admin_url}/state)\n"
                   f"{targets}\n  metrics    {stack.worker.base_url}/metrics\n  readiness  {stack.worker.base_url}/readyz")

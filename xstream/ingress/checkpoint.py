@@ -11,14 +11,15 @@ same second would keep the date).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from xstream.model.opentext import parse_otcs_date
 
+T = TypeVar("T")
 MAX_WORKFLOWS = 5000
 """Finished workflow outcomes remembered (more than a retention period normally holds)."""
 StartFrom = Literal["latest", "earliest"] | datetime
@@ -30,6 +31,10 @@ class SeenDocument(BaseModel):
     event_id: str
     modify_date: str
     observed_at: datetime
+    audit_date: str | None = None
+    """The newest audit entry accounted for (its date) and how many entries carry that date: the next
+    report takes only the entries after them, even within the same second."""
+    audit_count: int = 0
 
 
 class PollCheckpoint(BaseModel):
@@ -55,7 +60,7 @@ def cutoff(checkpoint: PollCheckpoint, *, overlap_s: float, start_from: StartFro
     high_water = parse_otcs_date(checkpoint.high_water)
     if high_water is not None:
         return high_water - timedelta(seconds=overlap_s)
-    if isinstance(start_from, datetime) and not checkpoint.baseline_done:
+    if isinstance(start_from, datetime):  # until something modified since then is seen
         return start_from
     return None
 
@@ -94,3 +99,42 @@ def advance(checkpoint: PollCheckpoint, *, listed: Mapping[int, str], observed: 
     known = list(dict.fromkeys([*checkpoint.workflows, *workflows]))[-MAX_WORKFLOWS:]
     return checkpoint.model_copy(update={"high_water": high_water, "seen": seen, "workflows": known,
                                          "baseline_done": True, "updated_at": now})
+
+
+def audit_floor(seen: SeenDocument | None, since: datetime | None) -> datetime | None:
+    """From when a document's audit trail must be read: its mark, else its last report, else the window."""
+    if seen is not None:
+        return parse_otcs_date(seen.audit_date) or parse_otcs_date(seen.modify_date)
+    return since
+
+
+def unaccounted(entries: Sequence[tuple[datetime | None, T]], seen: SeenDocument | None,
+                since: datetime | None) -> tuple[list[T], str | None, int]:
+    """The audit entries (oldest first, with their dates) not reported yet, and the new mark.
+
+    With a mark, entries on its date beyond the ``audit_count`` first ones are new (the trail only
+    grows, so they came later in the same second); without one, entries on the last report's
+    modify date count as reported; a document never reported takes everything inside the window.
+    """
+    mark = parse_otcs_date(seen.audit_date) if seen is not None else None
+    floor = audit_floor(seen, since)
+    already = seen.audit_count if mark is not None and seen is not None else None
+    fresh: list[T] = []
+    newest: datetime | None = None
+    on_newest = 0
+    for when, item in entries:
+        if when is not None:
+            newest, on_newest = (when, on_newest + 1) if when == newest else (when, 1)
+        if when is None or floor is None or when > floor:
+            fresh.append(item)
+        elif when < floor:
+            continue
+        elif seen is None:  # on the window's edge: inside
+            fresh.append(item)
+        elif already is None:  # no mark: the last report covered its own second
+            continue
+        elif already > 0:
+            already -= 1
+        else:
+            fresh.append(item)
+    return fresh, newest.strftime("%Y-%m-%dT%H:%M:%SZ") if newest is not None else None, on_newest

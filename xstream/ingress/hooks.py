@@ -30,8 +30,8 @@ class HookNotification(BaseModel):
 
     event_id: str | None = Field(default=None, max_length=200)
     event: EventKind
-    node_id: int | None = Field(default=None, gt=0)
-    process_id: int | None = Field(default=None, gt=0)
+    node_id: int | None = Field(default=None, gt=0, strict=True)
+    process_id: int | None = Field(default=None, gt=0, strict=True)
     occurred_at: datetime | None = None
     user_id: int | None = None
 

@@ -43,9 +43,11 @@ from xstream.ingress.checkpoint import (
     StartFrom,
     advance,
     already_reported,
+    audit_floor,
     cutoff,
     is_baseline,
     needs_observation,
+    unaccounted,
 )
 from xstream.ingress.observe import Observer
 from xstream.ingress.publisher import EventPublisher
@@ -122,19 +124,20 @@ class Poller:
                 continue
             node, document = state
             event_id = observation_id(document)
+            seen = checkpoint.seen.get(str(doc_id))
             observed[doc_id] = SeenDocument(event_id=event_id, modify_date=document.modify_date,
-                                            observed_at=self._clock.now())
+                                            observed_at=self._clock.now(), audit_date=seen.audit_date if seen else None,
+                                            audit_count=seen.audit_count if seen else 0)
             if already_reported(checkpoint, doc_id, event_id):
                 continue
-            if baseline:
+            changes, mark, count = await self._changes(doc_id, since, seen, listing)
+            observed[doc_id] = observed[doc_id].model_copy(update={"audit_date": mark, "audit_count": count})
+            if baseline:  # the known state, not a change: the status flow learns it, no rule runs
                 events.append(await self._observer.event_for(node, document, EventKind.DOCUMENT_ADDED,
                                                              ingress=Ingress.POLLER, snapshot=True))
-                continue
-            seen = checkpoint.seen.get(str(doc_id))
-            changes = await self._changes(doc_id, parse_otcs_date(seen.modify_date) if seen else since,
-                                          strictly_after=seen is not None, listing=listing)
-            events.append(await self._observer.event_for(node, document, kind_of(changes), ingress=Ingress.POLLER,
-                                                         changes=changes))
+            else:
+                events.append(await self._observer.event_for(node, document, kind_of(changes),
+                                                             ingress=Ingress.POLLER, changes=changes))
         workflow_events, reported = await self._workflows(checkpoint, baseline, listing)
         events += workflow_events
         dates = {doc: state.modify_date for doc, state in observed.items()} | listing.documents
@@ -201,19 +204,17 @@ class Poller:
         for folder in subfolders:
             await self._walk(folder, since, depth + 1, listing, visited)
 
-    async def _changes(self, doc_id: int, since: datetime | None, *, strictly_after: bool,
-                       listing: _Listing) -> list[AuditChange]:
-        """The document's audit entries after its last report (or inside the window)."""
-        found: list[AuditChange] = []
-        start_day = since.date().isoformat() if since is not None else None
+    async def _changes(self, doc_id: int, since: datetime | None, seen: SeenDocument | None,
+                       listing: _Listing) -> tuple[list[AuditChange], str | None, int]:
+        """The document's audit entries not reported yet, and the new audit mark (see ``unaccounted``)."""
+        floor = audit_floor(seen, since)
+        entries: list[tuple[datetime | None, AuditChange]] = []
         listing.calls += 1
-        async for entry in self._client.iter_node_audit(doc_id, date_start=start_day, sort="asc_audit_date"):
-            when = parse_otcs_date(entry.audit_date)
-            if since is not None and when is not None and (when < since or (strictly_after and when == since)):
-                continue
-            found.append(AuditChange(event_type=entry.event_type, name=entry.audit_name, date=entry.audit_date,
-                                     user_id=entry.user_id))
-        return found
+        async for entry in self._client.iter_node_audit(
+                doc_id, date_start=floor.date().isoformat() if floor is not None else None, sort="asc_audit_date"):
+            entries.append((parse_otcs_date(entry.audit_date), AuditChange(
+                event_type=entry.event_type, name=entry.audit_name, date=entry.audit_date, user_id=entry.user_id)))
+        return unaccounted(entries, seen, since)
 
     async def _workflows(self, checkpoint: PollCheckpoint, baseline: bool,
                          listing: _Listing) -> tuple[list[OpenTextEvent], list[str]]:

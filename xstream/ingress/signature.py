@@ -4,8 +4,8 @@ The hook sends ``X-Xstream-Timestamp: <unix seconds>`` and ``X-Xstream-Signature
 where ``<hex>`` is HMAC-SHA256(secret, ``<timestamp>.`` + raw body). Several ``v1=`` values may be
 given, comma-separated (a hook signing with two secrets during a rotation). A request is refused
 when it is unsigned, its signature matches no configured secret, its timestamp is further than the
-tolerance from now (stale: a captured request cannot be sent later), or its signature was already
-accepted inside the tolerance window (replayed). A hook that retries must sign again, with a new
+tolerance from now (stale: a captured request cannot be sent later), or the same timestamp and body
+were already accepted inside the tolerance window (replayed, whichever of its signatures it carries). A hook that retries must sign again, with a new
 timestamp. Comparisons are constant-time.
 """
 
@@ -35,19 +35,19 @@ def _digest(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class ReplayGuard:
-    """Signatures accepted within the tolerance window; a second use of one is a replay."""
+    """Requests (timestamp and body digest) accepted within the tolerance window; a second is a replay."""
 
     def __init__(self, window_s: float, capacity: int = 100_000) -> None:
         self._window_s = window_s
         self._capacity = capacity
         self._seen: OrderedDict[str, float] = OrderedDict()
 
-    def first_use(self, signature: str, now: float) -> bool:
+    def first_use(self, request: str, now: float) -> bool:
         while self._seen and next(iter(self._seen.values())) < now - 2 * self._window_s:
             self._seen.popitem(last=False)
-        if signature in self._seen:
+        if request in self._seen:
             return False
-        self._seen[signature] = now
+        self._seen[request] = now
         while len(self._seen) > self._capacity:
             self._seen.popitem(last=False)
         return True
@@ -58,7 +58,7 @@ def verify(*, timestamp: str | None, signature: str | None, body: bytes, secrets
     """Return when the request is authentic and fresh; raise WebhookRefused(reason) otherwise."""
     if not timestamp or not signature:
         raise WebhookRefused("unsigned", f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}")
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()):
         raise WebhookRefused("bad_signature", f"{TIMESTAMP_HEADER} is not a Unix time in seconds")
     offered = [part.strip()[len(SCHEME) + 1:] for part in signature.split(",")
                if part.strip().startswith(f"{SCHEME}=")]
@@ -70,5 +70,6 @@ def verify(*, timestamp: str | None, signature: str | None, body: bytes, secrets
         raise WebhookRefused("bad_signature", "the signature matches no configured secret")
     if abs(now - int(timestamp)) > tolerance_s:
         raise WebhookRefused("stale", f"timestamp is {now - int(timestamp):.0f}s from now, tolerance {tolerance_s:.0f}s")
-    if not guard.first_use(f"{timestamp}:{match.lower()}", now):
+    # the request, not the signature that matched: with two secrets, either signature replays it
+    if not guard.first_use(f"{timestamp}:{hashlib.sha256(body).hexdigest()}", now):
         raise WebhookRefused("replayed", "this signed request was already accepted")

@@ -1,0 +1,218 @@
+"""The demo's second act: flows F3 and F6, a contract's life in OpenText driving the ERP and the teams.
+
+A buyer files a supply agreement in a supplier's workspace (made by F1); legal finishes its review
+in OpenText -> the commercial approval starts in the ERP and the commercial team is told (F3); the
+contract is signed -> the supplier record gets the contract status and link, procurement is told
+(F6); another supplier's framework agreement goes through the Contract Approval workflow ->
+approved in the ERP (F6). Every change reaches xstream twice, through the signed webhook and the
+poller; each acts once. An unsigned webhook request is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+from pydantic import HttpUrl
+from rich.console import Console
+from rich.table import Table
+
+from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
+from xstream.demo.harness import Collector
+from xstream.demo.opentext_user import file_document, set_status
+from xstream.emulators.erp import RunningErpEmulator
+from xstream.emulators.notify import RunningNotifyEmulator
+from xstream.settings import OpenTextSettings
+
+SIGNED_SUPPLIER, WORKFLOW_SUPPLIER = "0000300001", "0000300000"
+"""Globex Metals and Initech Components, two of the demo's ERP suppliers."""
+
+
+@dataclass
+class StatusStage:
+    console: Console
+    opentext_url: str
+    erp: RunningErpEmulator
+    chat: RunningNotifyEmulator
+    collector: Collector
+    events_topic: str
+    webhook_url: str
+    timeout_s: float
+
+    async def erp_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = await _get(f"{self.erp.admin_url}/state")
+        return state
+
+    async def messages(self) -> list[dict[str, Any]]:
+        return list((await _get(f"{self.chat.admin_url}/messages"))["messages"])
+
+    def events(self) -> list[dict[str, Any]]:
+        return [orjson.loads(r.value) for r in self.collector.records[self.events_topic]]
+
+    async def until(self, what: str, check: Callable[[], Awaitable[Any]]) -> Any:
+        deadline = time.monotonic() + self.timeout_s
+        with self.console.status(f"waiting: {what}..."):
+            while time.monotonic() < deadline:
+                found = await check()
+                if found:
+                    return found
+                await asyncio.sleep(0.3)
+        self.console.print(f"[red]not reached[/]: {what}")
+        return None
+
+
+async def _get(url: str) -> Any:
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        return await resp.json()
+
+
+async def _post(url: str, body: Any = None) -> Any:
+    async with aiohttp.ClientSession() as http, http.post(url, json=body) as resp:
+        return await resp.json()
+
+
+def _supplier(state: dict[str, Any], supplier_id: str) -> dict[str, Any]:
+    return next((r for r in state["records"]["suppliers"] if r["id"] == supplier_id), {})
+
+
+async def run_status_stage(stage: StatusStage, admin_url: str) -> dict[str, bool]:
+    """Act the contract's life; returns the checks that must hold."""
+    c = stage.console
+    c.rule("[bold]F3 + F6: OpenText changes drive the ERP and the teams")
+    async with OpenTextClient(OpenTextSettings(base_url=HttpUrl(stage.opentext_url))) as opentext:
+        globex = await opentext.find_workspace(BusinessObjectRef(ext_system_id="SAP_PRD", bo_type="LFA1",
+                                                                 bo_id=SIGNED_SUPPLIER))
+        initech = await opentext.find_workspace(BusinessObjectRef(ext_system_id="SAP_PRD", bo_type="LFA1",
+                                                                  bo_id=WORKFLOW_SUPPLIER))
+        if globex is None or initech is None:
+            c.print("[red]the suppliers' workspaces are missing[/]")
+            return {"the suppliers have workspaces (F1)": False}
+        c.print(f"[bold]OpenText[/]  a buyer files 'Supply Agreement 2027.pdf' in {globex.name!r} (In Legal Review)")
+        contract = await file_document(opentext, globex.node_id, "Supply Agreement 2027.pdf", document_type="Contract",
+                                       status="In Legal Review")
+        await stage.until("the new contract is seen", lambda: _seen(stage, contract))
+        c.print("[bold]OpenText[/]  legal finishes its review: Status -> 'Legal Review Done'")
+        await set_status(opentext, contract, "Legal Review Done")
+        approval = await stage.until("the commercial approval in the ERP", lambda: _approval(stage))
+        await stage.until("the commercial team's message", lambda: _channel(stage, "commercial"))
+        if approval:
+            c.print(f"[bold]ERP[/]       approval {approval['id']} ({approval['process']}) for "
+                    f"{approval['record']['entity']}/{approval['record']['id']}: {approval['status']}; "
+                    f"{stage.erp.url}/approvals/{approval['id']}")
+            decided = await _post(f"{stage.erp.admin_url}/approvals/{approval['id']}/decide",
+                                  {"decision": "approved", "by": "m.weber", "comment": "terms accepted"})
+            c.print(f"[bold]ERP[/]       purchasing approves {decided.get('id')}: {decided.get('status')}")
+        c.print("[bold]OpenText[/]  the contract is signed: Status -> 'Signed'")
+        await set_status(opentext, contract, "Signed")
+        signed = await stage.until("the supplier record's contract status",
+                                   lambda: _contract_status(stage, SIGNED_SUPPLIER, "signed"))
+        await stage.until("procurement's message", lambda: _channel(stage, "procurement"))
+
+        c.print(f"[bold]OpenText[/]  'Framework Agreement.pdf' in {initech.name!r} goes through the "
+                f"Contract Approval workflow")
+        framework = await file_document(opentext, initech.node_id, "Framework Agreement.pdf", document_type="Contract",
+                                        status="In Legal Review")
+        maps = {m.name: m.id for m in await opentext.find_workflows(framework, initech.node_id)}
+        process = await opentext.start_workflow(maps["Contract Approval"], [framework])
+        await _post(f"{admin_url}/workflows/{process}/complete")
+        c.print(f"[bold]OpenText[/]  workflow {process} completed")
+        approved = await stage.until("the workflow's outcome in the ERP",
+                                     lambda: _contract_status(stage, WORKFLOW_SUPPLIER, "approved"))
+        both = await stage.until("every change seen by both the webhook and the poller",
+                                 lambda: _seen_twice(stage, {contract, framework}))
+    async with aiohttp.ClientSession() as http, http.post(stage.webhook_url, json={"event": "document.added",
+                                                                                  "node_id": contract}) as resp:
+        unsigned = resp.status
+    c.print(f"[bold]webhook[/]   an unsigned request is refused: HTTP {unsigned}")
+    await asyncio.sleep(2.0)  # let late duplicates arrive before counting
+    return await _report(stage, contract, framework, signed=signed, approved=approved, seen_twice=both,
+                         unsigned=unsigned)
+
+
+async def _seen(stage: StatusStage, doc: int) -> bool:
+    return any(e["document"]["node_id"] == doc and not e["snapshot"] for e in stage.events())
+
+
+async def _approval(stage: StatusStage) -> dict[str, Any] | None:
+    found = (await stage.erp_state())["records"].get("approvals", [])
+    return found[0] if found else None
+
+
+async def _channel(stage: StatusStage, channel: str) -> list[dict[str, Any]]:
+    return [m for m in await stage.messages() if m["channel"] == channel]
+
+
+async def _contract_status(stage: StatusStage, supplier_id: str, status: str) -> dict[str, Any] | None:
+    record = _supplier(await stage.erp_state(), supplier_id)
+    return record if record.get("contract_status") == status else None
+
+
+async def _seen_twice(stage: StatusStage, docs: set[int]) -> bool:
+    changes = _changes_by_ingress(stage, docs)
+    return bool(changes) and all(ingress == {"poller", "webhook"} for ingress in changes.values())
+
+
+def _changes_by_ingress(stage: StatusStage, docs: set[int]) -> dict[tuple[int, str], set[str]]:
+    """Per document and observation (event id) after the start: which ingress paths reported it.
+    (Observations of passing states, e.g. right after an upload, may reach only one of them.)"""
+    found: dict[tuple[int, str], set[str]] = {}
+    for event in stage.events():
+        doc = event["document"]["node_id"]
+        if doc in docs and not event["snapshot"]:
+            found.setdefault((doc, event["event_id"]), set()).add(event["ingress"])
+    return {key: ingress for key, ingress in found.items() if _is_milestone(stage, key[1])}
+
+
+def _is_milestone(stage: StatusStage, event_id: str) -> bool:
+    event = next(e for e in stage.events() if e["event_id"] == event_id)
+    status = (event["document"]["attributes"].get("Document") or {}).get("Status")
+    return event["kind"] == "workflow.finished" or status in ("Legal Review Done", "Signed")
+
+
+async def _report(stage: StatusStage, contract: int, framework: int, *, signed: Any, approved: Any,
+                  seen_twice: Any, unsigned: int) -> dict[str, bool]:
+    c = stage.console
+    state, messages = await stage.erp_state(), await stage.messages()
+    approvals = state["records"].get("approvals", [])
+    events = [e for e in stage.events() if e["document"]["node_id"] in (contract, framework)]
+    table = Table(title="OpenText changes -> what happened downstream")
+    for column in ("document", "change", "seen by", "ERP", "chat"):
+        table.add_column(column)
+    first = approvals[0]["id"] if approvals else "-"
+    rows = [("Supply Agreement 2027.pdf", "Status: Legal Review Done", contract, "Legal Review Done",
+             f"approval {first} started", "#commercial"),
+            ("Supply Agreement 2027.pdf", "Status: Signed", contract, "Signed",
+             f"{SIGNED_SUPPLIER}: contract signed", "#procurement"),
+            ("Framework Agreement.pdf", "workflow completed", framework, None,
+             f"{WORKFLOW_SUPPLIER}: contract approved", "#procurement")]
+    for name, change, doc, status, erp, chat in rows:
+        ingress = sorted({e["ingress"] for e in events if e["document"]["node_id"] == doc and (
+            (status is None and e["kind"] == "workflow.finished")
+            or (status is not None and (e["document"]["attributes"].get("Document") or {}).get("Status") == status))})
+        table.add_row(name, change, " + ".join(ingress) or "-", erp, chat)
+    c.print(table)
+    by_channel = Counter(m["channel"] for m in messages)
+    paths = Counter(e["ingress"] for e in events if not e["snapshot"])
+    c.print(f"[bold]counts[/] OpenText events: {', '.join(f'{k}={v}' for k, v in sorted(paths.items()))}; "
+            f"ERP approvals: {len(approvals)}; chat messages: "
+            + ", ".join(f"#{k}={v}" for k, v in sorted(by_channel.items())))
+    for message in messages:
+        c.print(f"  [cyan]#{message['channel']}[/] {message['text'][:110]}")
+    return {
+        "legal review done started exactly one commercial approval in the ERP": len(approvals) == 1
+        and approvals[0]["process"] == "commercial_approval"
+        and approvals[0]["record"] == {"entity": "suppliers", "id": SIGNED_SUPPLIER},
+        "the signed contract set the supplier's contract status and link": bool(signed)
+        and str(signed.get("contract_url", "")).endswith(f"/app/nodes/{contract}"),
+        "the completed workflow set the other supplier's contract status": bool(approved),
+        "each team was told once per change (#commercial 1, #procurement 2)": by_channel == {"commercial": 1,
+                                                                                             "procurement": 2},
+        "every change was seen by both the webhook and the poller, and acted on once": bool(seen_twice),
+        "an unsigned webhook request was refused with 401": unsigned == 401,
+    }
