@@ -21,6 +21,7 @@ from xstream.demo import scenario as sc
 from xstream.demo.harness import Collector, WorkerProcess, produce, worker_env
 from xstream.embedded import EmbeddedBroker
 from xstream.emulators.erp import ErpEmulatorConfig, start_erp_emulator
+from xstream.emulators.notify import DEFAULT_CHANNELS, NotifyEmulatorConfig, start_notify_emulator
 from xstream.emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
 from xstream.kafka import apply_topics
 from xstream.model.record import RecordRef
@@ -54,7 +55,8 @@ def peak_rss_mib(pid: int) -> float:
 async def bench_end_to_end(scenario: sc.Scenario) -> dict[str, float]:
     with EmbeddedBroker() as broker:
         async with await start_opentext_emulator(OpenTextEmulatorConfig()) as emulator, \
-                await start_erp_emulator(ErpEmulatorConfig()) as erp:
+                await start_erp_emulator(ErpEmulatorConfig()) as erp, \
+                await start_notify_emulator(NotifyEmulatorConfig()) as chat:
             async with aiohttp.ClientSession() as http:  # the customers exist in the ERP: links go back to them
                 for bo_id, row in scenario.customers.items():
                     async with http.post(f"{erp.admin_url}/records/customers", json={**row, "id": bo_id}) as resp:
@@ -64,8 +66,9 @@ async def bench_end_to_end(scenario: sc.Scenario) -> dict[str, float]:
             status = catalog.one(Role.STATUS).name
             collector = await Collector(broker.bootstrap, status).start()
             targets = dict.fromkeys(("erp", "crm", "project_tool"), erp.url)  # only customers flow here
+            chat_channels = {c: chat.channel_url(c, "slack") for c in DEFAULT_CHANNELS}  # status rules' target
             worker = WorkerProcess(worker_env(bootstrap=broker.bootstrap, flavour="tansu", opentext_url=emulator.url,
-                                              targets=targets),
+                                              targets=targets, chat=chat_channels),
                                    Path(tempfile.mkdtemp()) / "worker.log").start()
             try:
                 async with aiohttp.ClientSession() as http:

@@ -91,7 +91,7 @@ def check_targets(rules: RuleSet, settings: Settings, status_rules: StatusRuleSe
                             f"target: set XSTREAM_TARGETS__{target.upper()}__KIND={needed}")
     for target, channels in sorted(status_rules.fixed_channels().items()):
         configured = settings.targets.get(target)
-        unknown = sorted(channels - configured.channels.keys()) if configured is not None else []
+        unknown = sorted(c for c in channels if c.casefold() not in configured.channels) if configured else []
         if unknown:
             problems.append(f"status rules notify channel(s) {', '.join(unknown)} of target {target}, which has "
                             f"no such channel: set XSTREAM_TARGETS__{target.upper()}__CHANNELS__<CHANNEL>")

@@ -10,8 +10,9 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from xstream.errors import ConfigError
 
@@ -215,17 +216,13 @@ def _emulate(args: argparse.Namespace) -> int:
                                     ticket_lifetime_s=args.ticket_lifetime, db_path=args.db,
                                     content_dir=args.content_dir, faults=faults, hooks=hooks)
 
-    async def serve() -> None:
+    async def start() -> Any:
         emulator = await start_opentext_emulator(config)
         print(f"OpenText emulator on {emulator.url} (admin {emulator.admin_url}; OTDS {emulator.otds_url}); "
               f"users: {', '.join(users)}" + (f"; hooks: {', '.join(args.hook)}" if args.hook else ""), flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await emulator.stop()
+        return emulator
 
-    asyncio.run(serve())
-    return 0
+    return _serve_until_stopped(start)
 
 
 def _emulate_erp(args: argparse.Namespace) -> int:
@@ -237,16 +234,12 @@ def _emulate_erp(args: argparse.Namespace) -> int:
         raise ConfigError(f"--faults: {exc}") from exc
     config = ErpEmulatorConfig(host=args.host, port=args.port, base_path=args.base_path, auth=args.auth, faults=faults)
 
-    async def serve() -> None:
+    async def start() -> Any:
         emulator = await start_erp_emulator(config)
         print(f"ERP emulator on {emulator.url} (admin {emulator.admin_url}; auth {args.auth})", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await emulator.stop()
+        return emulator
 
-    asyncio.run(serve())
-    return 0
+    return _serve_until_stopped(start)
 
 
 def _dry_run(args: argparse.Namespace) -> int:
@@ -282,12 +275,22 @@ def _emulate_notify(args: argparse.Namespace) -> int:
     channels = dict(c.split(":", 1) for c in args.channel) or dict(DEFAULT_CHANNELS)
     config = NotifyEmulatorConfig(host=args.host, port=args.port, channels=channels, faults=faults)
 
-    async def serve() -> None:
+    async def start() -> Any:
         emulator = await start_notify_emulator(config)
         print(f"Notification emulator on {emulator.origin} (admin {emulator.admin_url}); channels:", flush=True)
         for name in channels:
             print(f"  {name:12} slack {emulator.channel_url(name, 'slack')}  teams {emulator.channel_url(name, 'teams')}",
                   flush=True)
+        return emulator
+
+    return _serve_until_stopped(start)
+
+
+def _serve_until_stopped(start: Callable[[], Awaitable[Any]]) -> int:
+    """Run an emulator (``start`` returns it, started) until Ctrl-C or SIGTERM, then stop it."""
+
+    async def serve() -> None:
+        emulator = await start()
         try:
             await asyncio.Event().wait()
         finally:

@@ -49,6 +49,8 @@ from xstream.retry import RetryPolicy
 log = logging.getLogger(__name__)
 
 AnyCommand = EnsureWorkspace | UpdateWorkspace | AnyDownstream
+REFRESH_RETRY_S = 2.0
+"""Wait before reading again when a sink's required state could not be refreshed."""
 
 
 def decode_as(raw: bytes, adapter: TypeAdapter[Any]) -> Any:
@@ -134,7 +136,12 @@ class SinkRunner:
                     # aiokafka may hand out records of new partitions before an assignment listener
                     # finishes: the sink's durable state is re-read here, before any of them is handled
                     self.needs_refresh = False
-                    await self.refresh_sink()
+                    if not await self.refresh_sink():
+                        self.needs_refresh = True  # nothing is handled without it: read again, later
+                        for tp, records in batches.items():
+                            self._consumer.seek(tp, records[0].offset)
+                        await asyncio.sleep(min(self._pause_s, REFRESH_RETRY_S))
+                        continue
                 for tp in self._consumer.assignment() - batches.keys():
                     self._health.waiting(tp.topic, tp.partition, self._lag(tp))
                 if batches:
@@ -168,16 +175,23 @@ class SinkRunner:
         self._positions[tp] = records[-1].offset + 1
         await self._commit(tp, records[-1].offset + 1)
 
-    async def refresh_sink(self) -> None:
-        """Before reading newly assigned partitions: sinks with durable state (the OpenText ledger)
-        re-read it, so work another worker finished is recognised. A failure only costs lookups."""
+    async def refresh_sink(self) -> bool:
+        """Before reading newly assigned partitions: sinks with durable state (the OpenText ledger, the
+        effect ledger) re-read it, so work another worker finished is recognised. For the OpenText
+        ledger a failure only costs lookups (True: go on); a sink whose state is the only guard
+        against repeating an effect (``state_required``) must not go on without it (False)."""
         refresh = getattr(self._sink, "refresh", None)
         if refresh is None:
-            return
+            return True
         try:
             await refresh()
         except Exception:
+            if getattr(self._sink, "state_required", False):
+                log.exception("sink state refresh failed; its partitions wait until it succeeds",
+                              extra={"sink": self._sink.name})
+                return False
             log.exception("sink state refresh failed; continuing with what this worker knows")
+        return True
 
     def _record_attempt(self, *, ok: bool) -> None:
         if self._breaker is None:

@@ -16,8 +16,20 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
 
 
 class BrokerFlavour(StrEnum):
@@ -176,13 +188,27 @@ class TargetSettings(BaseModel):
     def _complete(self) -> TargetSettings:
         if self.kind == "records" and self.base_url is None:
             raise ValueError("a records target needs base_url")
-        if self.kind == "notify":
-            if not self.channels:
-                raise ValueError("a notify target needs channels (name -> incoming-webhook URL)")
-            for name, url in self.channels.items():
-                if not url.get_secret_value().startswith(("http://", "https://")):
-                    raise ValueError(f"channel {name}: the incoming-webhook URL must be http(s)")
+        if self.kind == "notify" and not self.channels:
+            raise ValueError("a notify target needs channels (name -> incoming-webhook URL)")
         return self
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_urls(cls, channels: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        """Names compare ignoring case (environment variables make them lower case); URLs are checked
+        here, at start, and named by channel only: the URL is the credential."""
+        named: dict[str, SecretStr] = {}
+        for name, url in channels.items():
+            try:
+                parsed = _HTTP_URL.validate_python(url.get_secret_value())
+            except ValidationError:
+                raise ValueError(f"channel {name}: not a valid http(s) incoming-webhook URL") from None
+            if parsed.scheme not in ("http", "https"):
+                raise ValueError(f"channel {name}: not a valid http(s) incoming-webhook URL")
+            if name.casefold() in named:
+                raise ValueError(f"channel {name} is given twice (names compare ignoring case)")
+            named[name.casefold()] = url
+        return named
 
 
 class RetrySettings(BaseModel):
@@ -261,12 +287,10 @@ class PollerSettings(BaseModel):
     """Watched workspace types by name; default: the types the status rules name."""
     folder_ids: list[int] = Field(default_factory=list)
     """Watched folders (and their subfolders), in addition to the workspace types."""
-    interval_s: Annotated[float, Field(gt=0)] = 15.0
+    interval_s: Annotated[float, Field(ge=1)] = 15.0
+    """At least a second: an observation is confirmed by the next cycle's (modify dates have whole seconds)."""
     overlap_s: Annotated[float, Field(ge=0)] = 120.0
     """Each cycle looks back this far before the high-water mark (late commits, clock skew)."""
-    settle_s: Annotated[float, Field(ge=0)] = 2.0
-    """An observation made this soon after the document's modify date is checked again next cycle
-    (modify dates have whole seconds: a second change in the same second keeps the date)."""
     start_from: Literal["latest", "earliest"] | datetime = "latest"
     """With no checkpoint yet: ``latest`` records the current state without running rules,
     ``earliest`` treats every document as new, a date treats documents modified since then as new."""
@@ -282,6 +306,8 @@ class PollerSettings(BaseModel):
     max_depth: Annotated[int, Field(ge=0, le=32)] = 8
     """Folder levels below a workspace or watched folder that are searched."""
     page_limit: Annotated[int, Field(ge=1, le=500)] = 100
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    """Listing calls in flight at once while a cycle walks the containers (within opentext.max_connections)."""
 
 
 class Settings(BaseSettings):
@@ -314,8 +340,6 @@ class Settings(BaseSettings):
             path = getattr(self.worker, name)
             if path is not None and not path.exists():
                 raise ValueError(f"worker.{name} {path} does not exist")
-        if self.poller.enabled and self.poller.overlap_s < self.poller.settle_s:
-            raise ValueError("poller.overlap_s must be at least poller.settle_s")
         return self
 
 

@@ -29,8 +29,8 @@ SUPPLIER = {"id": SUPPLIER_ID, "supplier_id": SUPPLIER_ID, "name": "Globex Metal
             "country": "US", "posting_block": False}
 CONTRACT = "Supply Agreement 2027.pdf"
 SECRET = "webhook-secret-of-the-tests-2026"
-POLLER = {"XSTREAM_POLLER__ENABLED": "true", "XSTREAM_POLLER__INTERVAL_S": "0.5",
-          "XSTREAM_POLLER__OVERLAP_S": "30", "XSTREAM_POLLER__SETTLE_S": "2"}
+POLLER = {"XSTREAM_POLLER__ENABLED": "true", "XSTREAM_POLLER__INTERVAL_S": "1",
+          "XSTREAM_POLLER__OVERLAP_S": "30"}
 
 
 def webhook_env(port: int) -> dict[str, str]:

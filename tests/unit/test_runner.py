@@ -259,3 +259,56 @@ async def test_partial_progress_does_not_count_against_the_breaker() -> None:
     await runner(sink, log, breaker=breaker).handle(TP, [record(1, encode(command("1", 1))),
                                                         record(2, encode(command("2", 2)))])
     assert breaker.state == "closed" and log[-1] == ("commit", 3)
+
+
+class RefreshingSink(ScriptedSink):
+    """A sink whose durable state (an effect ledger) must be read before it may apply anything."""
+
+    state_required = True
+
+    def __init__(self, answer, failures: int) -> None:
+        super().__init__(answer)
+        self.failures = failures
+        self.refreshes = 0
+
+    async def refresh(self) -> None:
+        self.refreshes += 1
+        if self.refreshes <= self.failures:
+            raise ConnectionError("effects topic unreadable")
+
+
+class ReadingConsumer(FakeConsumer):
+    """Hands out the same batch until it is committed (a seek back makes it come again)."""
+
+    def __init__(self, log: Log, batch: list[ConsumerRecord], done: asyncio.Event) -> None:
+        super().__init__(log)
+        self.batch, self.done = batch, done
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[ConsumerRecord]]:
+        await asyncio.sleep(0)
+        return {} if self.done.is_set() else {TP: self.batch}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        await super().commit(offsets)
+        self.done.set()
+
+
+@pytest.mark.parametrize("state_required", [True, False])
+async def test_a_sink_whose_state_could_not_be_read_applies_nothing_until_it_is_read(
+        monkeypatch: pytest.MonkeyPatch, state_required: bool) -> None:
+    monkeypatch.setattr("xstream.runner.REFRESH_RETRY_S", 0.01)
+    log, done = Log(), asyncio.Event()
+    sink = RefreshingSink(lambda attempt, c: SinkResult.applied(LINK), failures=2)
+    sink.state_required = state_required
+    r = runner(sink, log)  # type: ignore[arg-type]
+    r._consumer = ReadingConsumer(log, [record(0, encode(command("1", 0)))], done)  # type: ignore[assignment]
+    r.needs_refresh = True  # as after a partition assignment
+    task = asyncio.create_task(r.run())
+    await asyncio.wait_for(done.wait(), 5)
+    r._stopping.set()
+    await asyncio.wait_for(task, 5)
+    if state_required:  # read twice in vain: the batch was sought back, not applied, until the third read
+        assert sink.refreshes == 3 and log.count(("seek", 0)) == 2
+    else:  # the OpenText ledger: a failed read only costs lookups, the batch goes on
+        assert sink.refreshes == 1 and ("seek", 0) not in log
+    assert len(sink.calls) == 1 and ("commit", 1) in log

@@ -13,7 +13,14 @@ import faust
 
 from xstream.codec import encode
 from xstream.errors import DeadLetterReason
-from xstream.flows.common import DeadLetters, deliver, raw_topic, record_of
+from xstream.flows.common import (
+    BROKER_ERRORS,
+    DeadLetters,
+    deliver,
+    raw_topic,
+    record_of,
+    stop_unacknowledged,
+)
 from xstream.observability import Metrics
 from xstream.pipeline import Emit, Reject, Skip, process_cdc
 from xstream.transform.rules import RuleSet
@@ -49,6 +56,8 @@ def register(app: faust.App, *, rules: RuleSet, commands_topic: str, dead_letter
                 elif isinstance(outcome, Reject):
                     metrics.events.labels(FLOW, "dead_lettered").inc()
                     await dead_letters.send(message, outcome.stage, outcome.reason, outcome.detail)
+            except BROKER_ERRORS as exc:
+                await stop_unacknowledged(app, exc, record_of(message))
             except Exception as exc:  # noqa: BLE001 - an agent must never raise (faust would ack and drop)
                 log.exception("unexpected error in flow", extra={"record": str(record)})
                 metrics.events.labels(FLOW, "dead_lettered").inc()

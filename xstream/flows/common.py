@@ -11,6 +11,8 @@ import asyncio
 import logging
 
 import faust
+from aiokafka.errors import KafkaError
+from faust.exceptions import ProducerSendError
 
 from xstream.codec import encode
 from xstream.errors import DeadLetterReason
@@ -42,6 +44,19 @@ async def deliver(topic: faust.TopicT, key: bytes | None, value: bytes, *, idemp
     await delivery
 
 
+BROKER_ERRORS = (KafkaError, ProducerSendError)
+"""A send the broker did not take: the record must be read again, never dead-lettered for it."""
+
+
+async def stop_unacknowledged(app: faust.App, exc: BaseException, record: RecordRef) -> None:
+    """Crash the worker without acknowledging the event: a restarted worker reads it again. For broker
+    failures in the middle of an event, whose commands may be half sent (their keys make a repeat safe)."""
+    log.critical("the broker refused a send; stopping the worker before the event is acknowledged",
+                 extra={"record": str(record), "error": repr(exc)})
+    await app.crash(exc)
+    await asyncio.Event().wait()
+
+
 class DeadLetters:
     def __init__(self, app: faust.App, topic: str, metrics: Metrics, clock: Clock) -> None:
         self._app = app
@@ -65,6 +80,4 @@ class DeadLetters:
         try:
             await deliver(self._topic, message.key, encode(letter))
         except Exception as fatal:  # noqa: BLE001 - the broker refuses even the dead letter
-            log.critical("cannot dead-letter; stopping the worker", extra={"record": str(record)})
-            await self._app.crash(fatal)
-            await asyncio.Event().wait()  # never return: the event must not be acknowledged
+            await stop_unacknowledged(self._app, fatal, record)  # never returns

@@ -16,7 +16,14 @@ from pydantic import ValidationError
 
 from xstream.codec import encode
 from xstream.errors import DeadLetterReason
-from xstream.flows.common import DeadLetters, deliver, raw_topic, record_of
+from xstream.flows.common import (
+    BROKER_ERRORS,
+    DeadLetters,
+    deliver,
+    raw_topic,
+    record_of,
+    stop_unacknowledged,
+)
 from xstream.model.status import StatusEvent
 from xstream.observability import Metrics
 from xstream.transform.link_back import link_back_command
@@ -47,6 +54,8 @@ def register(app: faust.App, *, rules: RuleSet, status_topic: str, downstream_to
                 metrics.events.labels(FLOW, "dead_lettered").inc()
                 await dead_letters.send(message, "map", DeadLetterReason.WRONG_ENVELOPE,
                                         f"not a status event: {exc.errors()[0]['msg']}")
+            except BROKER_ERRORS as exc:
+                await stop_unacknowledged(app, exc, record_of(message))
             except Exception as exc:  # noqa: BLE001 - an agent must never raise (faust would ack and drop)
                 log.exception("unexpected error in link-back flow", extra={"record": str(record_of(message))})
                 metrics.events.labels(FLOW, "dead_lettered").inc()

@@ -16,7 +16,14 @@ import faust
 
 from xstream.codec import encode
 from xstream.errors import DeadLetterReason
-from xstream.flows.common import DeadLetters, deliver, raw_topic, record_of
+from xstream.flows.common import (
+    BROKER_ERRORS,
+    DeadLetters,
+    deliver,
+    raw_topic,
+    record_of,
+    stop_unacknowledged,
+)
 from xstream.observability import Metrics
 from xstream.pipeline import Reject, process_opentext
 from xstream.transform.status_engine import DocumentMemory
@@ -70,6 +77,8 @@ def register(app: faust.App, *, rules: StatusRuleSet, events_topic: str, downstr
                     "ingress": outcome.event.ingress.value, "event_id": outcome.event.event_id,
                     "commands": len(evaluation.commands), "skipped": evaluation.skipped,
                     "rules": [v.rule for v in evaluation.verdicts if v.matched]})
+            except BROKER_ERRORS as exc:
+                await stop_unacknowledged(app, exc, record_of(message))
             except Exception as exc:  # noqa: BLE001 - an agent must never raise (faust would ack and drop)
                 log.exception("unexpected error in the OpenText status flow", extra={"record": str(record)})
                 metrics.events.labels(FLOW, "dead_lettered").inc()

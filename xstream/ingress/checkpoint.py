@@ -4,15 +4,20 @@ Content Server has no change feed: the poller lists what was modified since its 
 (the newest modify date it has seen) minus ``overlap_s``, because commits can become visible late
 and clocks drift. Inside that window it remembers what it already reported (document -> the
 observation's event id), so the overlap causes no second event; entries older than the window are
-dropped, since nothing older is listed again. Modify dates have whole seconds, so an observation
-made within ``settle_s`` of the modify date is looked at again next cycle (a second change in the
-same second would keep the date).
+dropped, since nothing older is listed again.
+
+Modify dates have whole seconds: a second change in the same second keeps the date, so an
+observation made during that second could miss it. An observation is therefore *settled* only once
+it was certainly made after the modify date's second, judged by OpenText's clock alone (a modify
+date a second or more newer was already visible when the document was read) or by a second
+observation of the same modify date at least a second after the first; an unsettled one is looked
+at again next cycle. No clock of xstream's is compared with OpenText's (whose dates carry no zone).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +27,8 @@ from xstream.model.opentext import parse_otcs_date
 T = TypeVar("T")
 MAX_WORKFLOWS = 5000
 """Finished workflow outcomes remembered (more than a retention period normally holds)."""
+MAX_CHECKPOINT_BYTES = 900_000
+"""A checkpoint is one record: it must stay below the broker's message size limit (1 MB by default)."""
 StartFrom = Literal["latest", "earliest"] | datetime
 
 
@@ -31,6 +38,8 @@ class SeenDocument(BaseModel):
     event_id: str
     modify_date: str
     observed_at: datetime
+    settled: bool = False
+    """Made after the modify date's second (see the module docstring): no need to look again."""
     audit_date: str | None = None
     """The newest audit entry accounted for (its date) and how many entries carry that date: the next
     report takes only the entries after them, even within the same second."""
@@ -70,13 +79,22 @@ def is_baseline(checkpoint: PollCheckpoint, start_from: StartFrom) -> bool:
     return not checkpoint.baseline_done and start_from == "latest"
 
 
-def needs_observation(checkpoint: PollCheckpoint, document_id: int, modify_date: str, *, settle_s: float) -> bool:
-    """Whether a listed document must be fetched: new to the window, modified since, or seen too soon."""
+def needs_observation(checkpoint: PollCheckpoint, document_id: int, modify_date: str) -> bool:
+    """Whether a listed document must be read: new to the window, modified since, or not settled."""
     seen = checkpoint.seen.get(str(document_id))
-    if seen is None or seen.modify_date != modify_date:
-        return True
+    return seen is None or seen.modify_date != modify_date or not seen.settled
+
+
+def is_settled(modify_date: str, seen: SeenDocument | None, *, newest_visible: datetime | None,
+               now: datetime) -> bool:
+    """Whether an observation (made at ``now``, after a listing whose newest modify date was
+    ``newest_visible``) was certainly made after the second of ``modify_date``."""
     modified = parse_otcs_date(modify_date)
-    return modified is None or seen.observed_at < modified + timedelta(seconds=settle_s)
+    if modified is None:
+        return False
+    if newest_visible is not None and newest_visible >= modified + timedelta(seconds=1):
+        return True
+    return seen is not None and seen.modify_date == modify_date and now - seen.observed_at >= timedelta(seconds=1)
 
 
 def already_reported(checkpoint: PollCheckpoint, document_id: int, event_id: str) -> bool:
@@ -138,3 +156,22 @@ def unaccounted(entries: Sequence[tuple[datetime | None, T]], seen: SeenDocument
         else:
             fresh.append(item)
     return fresh, newest.strftime("%Y-%m-%dT%H:%M:%SZ") if newest is not None else None, on_newest
+
+
+def bounded(checkpoint: PollCheckpoint, max_bytes: int) -> PollCheckpoint:
+    """The checkpoint, its window memory cut (newest modify dates kept) until it fits one record.
+
+    What is dropped may be reported once more (the status flow takes it as a duplicate); the
+    high-water mark is kept, so nothing is missed.
+    """
+    size = len(checkpoint.model_dump_json())
+    if size <= max_bytes:
+        return checkpoint
+    ordered = sorted(checkpoint.seen.items(), key=lambda item: parse_otcs_date(item[1].modify_date)
+                     or datetime.min.replace(tzinfo=UTC), reverse=True)
+    keep = max(0, int(len(ordered) * max_bytes / size * 0.9))
+    while True:
+        cut = checkpoint.model_copy(update={"seen": dict(ordered[:keep])})
+        if len(cut.model_dump_json()) <= max_bytes or keep == 0:
+            return cut
+        keep = keep * 9 // 10

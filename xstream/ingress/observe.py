@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from xstream.clients.opentext import OpenTextClient
 from xstream.clients.opentext.category_meta import NodeCategory, values_by_name
@@ -38,6 +40,9 @@ from xstream.settings import OpenTextSettings
 log = logging.getLogger(__name__)
 ALIAS = 1
 """Node subtype of a shortcut (alias); workflow attachments are aliases of the attached documents."""
+CACHE_ENTRIES = 10_000
+"""Folders and workspaces remembered (most recently used)."""
+T = TypeVar("T")
 
 
 def attributes_of(categories: Sequence[NodeCategory]) -> Attributes:
@@ -52,8 +57,8 @@ class Observer:
         self._clock = clock
         self._ttl = workspace_ttl_s
         self._monotonic = monotonic
-        self._folder_workspace: dict[int, tuple[float, int | None]] = {}
-        self._workspaces: dict[int, tuple[float, EventWorkspace]] = {}
+        self._folder_workspace: OrderedDict[int, tuple[float, int | None]] = OrderedDict()
+        self._workspaces: OrderedDict[int, tuple[float, EventWorkspace]] = OrderedDict()
         self.calls = 0
         """OpenText calls made (the poller reports them as a metric)."""
 
@@ -138,7 +143,7 @@ class Observer:
         if cached is None or now - cached[0] > self._ttl:
             self.calls += 1
             cached = (now, await self._client.enclosing_workspace(node.id))
-            self._folder_workspace[node.parent_id] = cached
+            _keep(self._folder_workspace, node.parent_id, cached)
         workspace_id = cached[1]
         return None if workspace_id is None else await self._workspace(workspace_id)
 
@@ -159,5 +164,12 @@ class Observer:
             if bo is not None else None,
             attributes=attributes_of(categories),
         )
-        self._workspaces[workspace_id] = (now, workspace)
+        _keep(self._workspaces, workspace_id, (now, workspace))
         return workspace
+
+
+def _keep(cache: OrderedDict[int, T], key: int, value: T) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > CACHE_ENTRIES:
+        cache.popitem(last=False)

@@ -6,9 +6,11 @@ One cycle (:meth:`Poller.cycle`), against the checkpoint (:mod:`.checkpoint`):
    where_workspace_type_id=..&expanded_view=true``, paged) and the watched folders;
 2. in each, recursively (``max_depth`` folder levels): documents sorted by ``desc_modify_date``,
    read page by page until they are older than the window (``high-water - overlap``), and the
-   subfolders (``where_type=0``). Cost: two listing calls per container and cycle at least;
-3. each listed document that is new to the window, modified since, or seen too soon after its
-   modify date is observed (two calls); an observation equal to what was reported is not sent
+   subfolders (``where_type=0``). Cost: two listing calls per container and cycle at least, at most
+   ``concurrency`` at a time;
+3. each listed document that is new to the window, modified since, or not settled yet (an
+   observation made in the second of its modify date might have missed a change of that second;
+   see :mod:`.checkpoint`) is observed (two calls); an observation equal to what was reported is not sent
    again; otherwise its audit trail since the last report says what happened (added, new
    version, attributes changed);
 4. finished workflows (``GET /api/v2/workflows/status`` for completed and stopped, one call each)
@@ -32,20 +34,24 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from xstream.clients.opentext import OpenTextClient
 from xstream.clients.opentext.models import DOCUMENT, FOLDER
-from xstream.errors import ConfigError, SinkError, SinkRejected
+from xstream.errors import ConfigError, DeadLetterReason, SinkError, SinkRejected
 from xstream.ingress.checkpoint import (
+    MAX_CHECKPOINT_BYTES,
     PollCheckpoint,
     SeenDocument,
     StartFrom,
     advance,
     already_reported,
     audit_floor,
+    bounded,
     cutoff,
     is_baseline,
+    is_settled,
     needs_observation,
     unaccounted,
 )
@@ -86,6 +92,8 @@ class CycleResult:
     listed: int = 0
     observed: int = 0
     calls: int = 0
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    """Documents OpenText would not show (document id, why): dead-lettered, not retried until changed."""
 
 
 @dataclass
@@ -112,22 +120,33 @@ class Poller:
         baseline = is_baseline(checkpoint, start_from)
         calls_before = self._observer.calls
         listing = _Listing()
-        async for container in self._containers(listing):
-            await self._walk(container, since, 0, listing, set())
+        containers = [c async for c in self._containers(listing)]
+        limit, visited = asyncio.Semaphore(s.concurrency), set[int]()
+        await asyncio.gather(*(self._walk(c, since, 0, listing, visited, limit) for c in containers))
         events: list[OpenTextEvent] = []
         observed: dict[int, SeenDocument] = {}
+        refused: list[tuple[int, str]] = []
+        visible = [d for d in (parse_otcs_date(m) for m in [checkpoint.high_water, *listing.documents.values()]) if d]
+        newest_visible = max(visible, default=None)
         for doc_id, modify_date in listing.documents.items():
-            if not needs_observation(checkpoint, doc_id, modify_date, settle_s=s.settle_s):
+            if not needs_observation(checkpoint, doc_id, modify_date):
                 continue
-            state = await self._observer.document_state(doc_id)
+            try:
+                state = await self._observer.document_state(doc_id)
+            except SinkRejected as exc:  # OpenText will not show this one (403, ...): report it, go on
+                refused.append((doc_id, str(exc)))
+                observed[doc_id] = SeenDocument(event_id=f"refused:{modify_date}", modify_date=modify_date,
+                                                observed_at=self._clock.now(), settled=True)
+                continue
             if state is None:
                 continue
             node, document = state
-            event_id = observation_id(document)
+            event_id, now = observation_id(document), self._clock.now()
             seen = checkpoint.seen.get(str(doc_id))
-            observed[doc_id] = SeenDocument(event_id=event_id, modify_date=document.modify_date,
-                                            observed_at=self._clock.now(), audit_date=seen.audit_date if seen else None,
-                                            audit_count=seen.audit_count if seen else 0)
+            observed[doc_id] = SeenDocument(
+                event_id=event_id, modify_date=document.modify_date, observed_at=now,
+                settled=is_settled(document.modify_date, seen, newest_visible=newest_visible, now=now),
+                audit_date=seen.audit_date if seen else None, audit_count=seen.audit_count if seen else 0)
             if already_reported(checkpoint, doc_id, event_id):
                 continue
             changes, mark, count = await self._changes(doc_id, since, seen, listing)
@@ -145,7 +164,7 @@ class Poller:
                                  overlap_s=s.overlap_s, now=self._clock.now())
         return CycleResult(events=events, checkpoint=new_checkpoint, containers=listing.containers,
                            listed=len(listing.documents), observed=len(observed),
-                           calls=listing.calls + self._observer.calls - calls_before)
+                           calls=listing.calls + self._observer.calls - calls_before, refused=refused)
 
     async def _containers(self, listing: _Listing) -> AsyncIterator[int]:
         if self._workspace_types:
@@ -169,7 +188,9 @@ class Poller:
             yield folder_id
 
     async def _walk(self, container: int, since: datetime | None, depth: int, listing: _Listing,
-                    visited: set[int]) -> None:
+                    visited: set[int], limit: asyncio.Semaphore) -> None:
+        """A container's documents modified inside the window, then its subfolders (containers walk
+        concurrently, at most ``concurrency`` listings at a time)."""
         if container in visited:
             return
         visited.add(container)
@@ -177,8 +198,9 @@ class Poller:
         page = 1
         while True:
             listing.calls += 1
-            chunk = await self._client.children(container, where_type=DOCUMENT, sort="desc_modify_date", page=page,
-                                                limit=self._settings.page_limit)
+            async with limit:
+                chunk = await self._client.children(container, where_type=DOCUMENT, sort="desc_modify_date",
+                                                    page=page, limit=self._settings.page_limit)
             older = False
             for node in chunk.items:
                 modified = parse_otcs_date(node.modify_date)
@@ -195,14 +217,14 @@ class Poller:
         page = 1
         while True:
             listing.calls += 1
-            chunk = await self._client.children(container, where_type=FOLDER, page=page,
-                                                limit=self._settings.page_limit)
+            async with limit:
+                chunk = await self._client.children(container, where_type=FOLDER, page=page,
+                                                    limit=self._settings.page_limit)
             subfolders += [node.id for node in chunk.items]
             if not chunk.has_more or not chunk.items:
                 break
             page += 1
-        for folder in subfolders:
-            await self._walk(folder, since, depth + 1, listing, visited)
+        await asyncio.gather(*(self._walk(f, since, depth + 1, listing, visited, limit) for f in subfolders))
 
     async def _changes(self, doc_id: int, since: datetime | None, seen: SeenDocument | None,
                        listing: _Listing) -> tuple[list[AuditChange], str | None, int]:
@@ -224,9 +246,13 @@ class Poller:
         try:
             finished = await self._client.finished_workflows(retention_days=self._settings.workflow_retention_days)
         except SinkRejected as exc:
-            log.warning("poller: this OpenText cannot list finished workflows; workflows are not polled",
-                        extra={"error": str(exc)})
-            self._workflows_supported = False
+            if exc.status == 404 or "mappings registry" in str(exc):  # this release has no such call
+                log.warning("poller: this OpenText cannot list finished workflows; workflows are not polled",
+                            extra={"error": str(exc)})
+                self._workflows_supported = False
+            else:
+                log.warning("poller: finished workflows could not be listed; trying again next cycle",
+                            extra={"error": str(exc)})
             return [], []
         known = set(checkpoint.workflows)
         fresh = [w for w in finished if f"{w.process_id}:{w.status}" not in known]
@@ -288,8 +314,15 @@ class PollerService:
 
     async def run(self) -> None:
         self._health.ready("poller")
+        assert self._keepalive is not None, "start() first"
         while not self._stopping.is_set():
-            await self.leading.wait()
+            leading = asyncio.ensure_future(self.leading.wait())
+            await asyncio.wait([leading, self._keepalive], return_when=asyncio.FIRST_COMPLETED)
+            leading.cancel()
+            if self._stopping.is_set():
+                return
+            if self._keepalive.done():  # membership lost for good: let the worker restart
+                raise RuntimeError("the poller's consumer stopped") from self._keepalive.exception()
             started = time.monotonic()
             try:
                 await self.run_cycle()
@@ -314,7 +347,16 @@ class PollerService:
         if not self.leading.is_set():
             return None  # revoked meanwhile: the new leader starts from the stored checkpoint
         await self._publisher.publish(result.events)
-        await self._store.save(result.checkpoint)
+        for doc_id, why in result.refused:
+            await self._publisher.dead_letter(orjson.dumps({"node_id": doc_id}), DeadLetterReason.REJECTED_BY_TARGET,
+                                              f"OpenText refused to show document {doc_id}: {why}",
+                                              received=f"poller {self._settings.name}")
+        checkpoint = bounded(result.checkpoint, MAX_CHECKPOINT_BYTES)
+        if len(checkpoint.seen) < len(result.checkpoint.seen):
+            log.warning("poller checkpoint cut to fit a record: the oldest reported documents may be reported again",
+                        extra={"kept": len(checkpoint.seen), "dropped": len(result.checkpoint.seen) - len(checkpoint.seen)})
+        await self._store.save(checkpoint)
+        result.checkpoint = checkpoint
         self.checkpoint = result.checkpoint
         self._metrics.polls.labels("ok").inc()
         self._metrics.poll_calls.inc(result.calls)

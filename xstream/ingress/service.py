@@ -1,7 +1,8 @@
 """The OpenText ingress of one worker, built from settings: the webhook server, the poller, or both.
 
-Both share one OpenText client (its own session, apart from the sink's) and one observer, so
-their observations of a document are identical and its workspace is read once for both.
+Both share one OpenText client (its own session, apart from the sink's) and build observations
+the same way (each with its own :class:`~xstream.ingress.observe.Observer`, whose call count the
+poller reports), so their observations of one state of a document are identical.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ class OpenTextIngress:
                  health: Health, clock: Clock) -> None:
         self._settings = settings
         self.client = OpenTextClient(settings.opentext)
-        observer = Observer(self.client, settings.opentext, clock)
         events, dlq = catalog.one(Role.OPENTEXT_EVENTS).name, catalog.one(Role.DEAD_LETTER).name
         self.webhook: WebhookServer | None = None
         self._publishers: list[EventPublisher] = []
@@ -50,12 +50,14 @@ class OpenTextIngress:
             publisher = EventPublisher(settings.kafka, events_topic=events, dead_letter_topic=dlq, metrics=metrics,
                                        clock=clock, client_suffix="webhook")
             self._publishers.append(publisher)
-            self.webhook = WebhookServer(settings.webhook, observer, publisher, metrics)
+            self.webhook = WebhookServer(settings.webhook, Observer(self.client, settings.opentext, clock), publisher,
+                                         metrics)
             health.expect("webhook")
         self.poller: PollerService | None = None
         if settings.poller.enabled:
             checkpoints = catalog.one(Role.CHECKPOINTS).name
-            poller = Poller(self.client, observer, settings.poller, watched_workspace_types(settings, rules), clock)
+            poller = Poller(self.client, Observer(self.client, settings.opentext, clock), settings.poller,
+                            watched_workspace_types(settings, rules), clock)
             self.poller = PollerService(
                 poller=poller, settings=settings.poller,
                 store=CompactedTopicStore(settings.kafka, checkpoints, "poller:", PollCheckpoint, lambda c: c.name),

@@ -23,6 +23,7 @@ TIMESTAMP_HEADER = "X-Xstream-Timestamp"
 SIGNATURE_HEADER = "X-Xstream-Signature"
 SCHEME = "v1"
 RefusalReason = Literal["unsigned", "bad_signature", "stale", "replayed"]
+HEX = frozenset("0123456789abcdef")
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -52,24 +53,30 @@ class ReplayGuard:
             self._seen.popitem(last=False)
         return True
 
+    def forget(self, request: str) -> None:
+        self._seen.pop(request, None)
+
 
 def verify(*, timestamp: str | None, signature: str | None, body: bytes, secrets: Sequence[str], now: float,
-           tolerance_s: float, guard: ReplayGuard) -> None:
-    """Return when the request is authentic and fresh; raise WebhookRefused(reason) otherwise."""
+           tolerance_s: float, guard: ReplayGuard) -> str:
+    """The request's replay-guard key when it is authentic and fresh; WebhookRefused(reason) otherwise.
+    (A request the receiver then fails to process is :meth:`ReplayGuard.forget`-ten: it may come again.)"""
     if not timestamp or not signature:
         raise WebhookRefused("unsigned", f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}")
     if not (timestamp.isascii() and timestamp.isdigit()):
         raise WebhookRefused("bad_signature", f"{TIMESTAMP_HEADER} is not a Unix time in seconds")
-    offered = [part.strip()[len(SCHEME) + 1:] for part in signature.split(",")
+    offered = [part.strip()[len(SCHEME) + 1:].lower() for part in signature.split(",")
                if part.strip().startswith(f"{SCHEME}=")]
+    offered = [o for o in offered if o and o.isascii() and all(c in HEX for c in o)]
     if not offered:
-        raise WebhookRefused("bad_signature", f"{SIGNATURE_HEADER} has no {SCHEME}= value")
+        raise WebhookRefused("bad_signature", f"{SIGNATURE_HEADER} has no {SCHEME}=<hex> value")
     expected = [_digest(secret, timestamp, body) for secret in secrets]
-    match = next((o for o in offered if any(hmac.compare_digest(o.lower(), e) for e in expected)), None)
-    if match is None:
+    if not any(hmac.compare_digest(o, e) for o in offered for e in expected):
         raise WebhookRefused("bad_signature", "the signature matches no configured secret")
     if abs(now - int(timestamp)) > tolerance_s:
         raise WebhookRefused("stale", f"timestamp is {now - int(timestamp):.0f}s from now, tolerance {tolerance_s:.0f}s")
     # the request, not the signature that matched: with two secrets, either signature replays it
-    if not guard.first_use(f"{timestamp}:{hashlib.sha256(body).hexdigest()}", now):
+    request = f"{timestamp}:{hashlib.sha256(body).hexdigest()}"
+    if not guard.first_use(request, now):
         raise WebhookRefused("replayed", "this signed request was already accepted")
+    return request

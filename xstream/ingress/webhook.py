@@ -9,7 +9,9 @@
    and a dead letter holding the body (typed reason), so nothing is dropped unseen;
 4. the state is read from OpenText (:class:`~.observe.Observer`) and the events are published;
    once the broker acked them -> 202 ``{"accepted": n, "events": [...]}``. OpenText or Kafka
-   unavailable -> 503 with Retry-After, so the hook tries again later. A node that is gone or is
+   unavailable -> 503 with Retry-After, so the hook tries again later (a request answered 5xx may
+   be sent again as it was: the replay guard forgets it). OpenText refusing to show what the
+   notification names (403, an unknown process) -> 422 and a dead letter. A node that is gone or is
    no document -> 202 with ``accepted: 0``.
 
 Stateless apart from the replay guard, so every replica can take hooks; a replay sent to another
@@ -25,7 +27,14 @@ from collections.abc import Callable
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
-from xstream.errors import DecodeError, SinkError, WebhookRefused
+from xstream.errors import (
+    AuthenticationFailed,
+    DeadLetterReason,
+    DecodeError,
+    SinkError,
+    SinkUnavailable,
+    WebhookRefused,
+)
 from xstream.ingress.hooks import parse_hook
 from xstream.ingress.observe import Observer
 from xstream.ingress.publisher import EventPublisher
@@ -72,22 +81,27 @@ class WebhookServer:
         if body is None:
             return self._refuse(413, "too_large", f"the body exceeds {self._settings.max_body_bytes} bytes", request)
         try:
-            verify(timestamp=request.headers.get(TIMESTAMP_HEADER), signature=request.headers.get(SIGNATURE_HEADER),
-                   body=body, secrets=self._secrets, now=self._wall(), tolerance_s=self._settings.tolerance_s,
-                   guard=self._guard)
+            replay_key = verify(timestamp=request.headers.get(TIMESTAMP_HEADER),
+                                signature=request.headers.get(SIGNATURE_HEADER), body=body, secrets=self._secrets,
+                                now=self._wall(), tolerance_s=self._settings.tolerance_s, guard=self._guard)
         except WebhookRefused as refused:
             response = self._refuse(401, refused.reason, refused.detail, request)
             response.headers["WWW-Authenticate"] = 'HMAC-SHA256 realm="xstream", headers="X-Xstream-Timestamp"'
             return response
         try:
+            response = await self._accept(body, request)
+        except Exception:
+            log.exception("webhook: unexpected error; the hook may send the request again")
+            response = web.json_response({"error": "internal", "detail": "unexpected error"}, status=500)
+        if response.status >= 500:
+            self._guard.forget(replay_key)  # not processed: the same signed request may come again
+        return response
+
+    async def _accept(self, body: bytes, request: web.Request) -> web.Response:
+        try:
             hook = parse_hook(body)
         except DecodeError as exc:
-            try:
-                await self._publisher.dead_letter(body, exc.reason, exc.detail,
-                                                  received=f"webhook POST {self._settings.path}")
-            except KafkaError:
-                return _unavailable("the body is unreadable and could not be dead-lettered (Kafka)")
-            return self._refuse(400, "invalid", f"{exc.reason.value}: {exc.detail}", request)
+            return await self._unreadable(body, exc.reason, exc.detail, 400, "invalid", request)
         try:
             if hook.event is EventKind.WORKFLOW_FINISHED:
                 assert hook.process_id is not None
@@ -98,10 +112,22 @@ class WebhookServer:
                 event = await self._observer.document(hook.node_id, hook.event, ingress=Ingress.WEBHOOK,
                                                       hook_event_id=hook.event_id)
                 events = [event] if event is not None else []
-        except SinkError as exc:
+        except (SinkUnavailable, AuthenticationFailed) as exc:
             log.warning("webhook: OpenText unavailable; the hook will retry", extra={"error": str(exc)})
             return _unavailable("OpenText cannot be read right now")
+        except SinkError as exc:  # OpenText refuses to show it (403, an unknown process): retrying will not help
+            return await self._unreadable(body, DeadLetterReason.REJECTED_BY_TARGET,
+                                          f"OpenText refused to show it: {exc}", 422, "unprocessable", request)
         return await self._publish(events, hook.event_id)
+
+    async def _unreadable(self, body: bytes, reason: DeadLetterReason, detail: str, status: int, label: str,
+                          request: web.Request) -> web.Response:
+        """An authentic notification that cannot become an event: dead-lettered with the reason, refused."""
+        try:
+            await self._publisher.dead_letter(body, reason, detail, received=f"webhook POST {self._settings.path}")
+        except KafkaError:
+            return _unavailable("the notification cannot be processed and could not be dead-lettered (Kafka)")
+        return self._refuse(status, label, f"{reason.value}: {detail}", request)
 
     async def _publish(self, events: list[OpenTextEvent], hook_event_id: str | None) -> web.Response:
         try:

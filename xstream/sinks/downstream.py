@@ -71,6 +71,11 @@ class DownstreamSink:
     def client(self) -> TargetClient:
         return self._client
 
+    @property
+    def state_required(self) -> bool:
+        """With a durable effect ledger, commands wait until it was read: it alone prevents repeats."""
+        return self._effects.durable
+
     async def start(self) -> None:
         """Fetch an OAuth2 token early so refused credentials stop the worker at start.
 
@@ -151,8 +156,11 @@ class DownstreamSink:
         response = await self._send(request)
         approval_id = response.body.get("id") if isinstance(response.body, dict) else None
         if not isinstance(approval_id, str | int) or isinstance(approval_id, bool) or str(approval_id) == "":
-            raise SinkUnavailable(f"approvals.create: HTTP {response.status} without the approval's id",
-                                  status=response.status, target=self.name)
+            # accepted, but unidentifiable: a retry (same Idempotency-Key) would not tell more; for a person
+            return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET,
+                                       f"approvals.create: HTTP {response.status} without the approval's id; "
+                                       f"check the target for an approval with Idempotency-Key "
+                                       f"{command.idempotency_key}")
         record = DownstreamRecord(target=self.name, entity=request.path, record_id=str(approval_id),
                                   url=self._client.url(record_path(request.path, str(approval_id))))
         result = SinkResult.already_applied(downstream=record) if _replayed(response) \
@@ -161,12 +169,12 @@ class DownstreamSink:
                                                 kind=command.kind, record=record), result)
 
     async def _notify(self, command: Notify, request: DownstreamRequest) -> SinkResult:
-        channel = self._settings.channels.get(command.channel)
+        channel = self._settings.channels.get(command.channel.casefold())
         if channel is None:
             return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET,
                                        f"{self.name} has no channel {command.channel!r} (configured: "
                                        f"{', '.join(sorted(self._settings.channels))})")
-        await self._client.request(request.operation, request.method, "", url=channel.get_secret_value(),
+        await self._client.request(request.operation, request.method, "", secret_url=channel.get_secret_value(),
                                    json=request.body, headers=request.headers, idempotent=False, expect_json=False)
         record = DownstreamRecord(target=self.name, entity="channels", record_id=command.channel)
         return await self._remember(EffectEntry(idempotency_key=command.idempotency_key, target=self.name,

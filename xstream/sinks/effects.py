@@ -48,6 +48,10 @@ class EffectLedger:
         self._capacity = capacity
         self._entries: OrderedDict[str, DownstreamRecord] = OrderedDict()
 
+    @property
+    def durable(self) -> bool:
+        return self._store is not None
+
     def get(self, key: str) -> DownstreamRecord | None:
         return self._entries.get(key)
 

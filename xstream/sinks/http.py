@@ -34,6 +34,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -81,14 +82,29 @@ class TargetResponse:
 
 
 @asynccontextmanager
-async def transport_errors(target: str, operation: str) -> AsyncIterator[None]:
-    """Timeouts and connection failures are retriable: the target may be restarting or overloaded."""
+async def transport_errors(target: str, operation: str, *, secret_url: str | None = None) -> AsyncIterator[None]:
+    """Timeouts and connection failures are retriable: the target may be restarting or overloaded.
+
+    ``secret_url``: a URL that holds a credential (an incoming webhook); it never appears in the
+    error, which is logged and published in status events.
+    """
     try:
         yield
     except TimeoutError as exc:
         raise SinkUnavailable(f"{operation}: timed out", target=target) from exc
+    except aiohttp.InvalidURL as exc:  # the message is the URL itself; it will not get better
+        raise SinkRejected(f"{operation}: the URL is not valid", target=target) from exc
     except aiohttp.ClientError as exc:
-        raise SinkUnavailable(f"{operation}: {type(exc).__name__}: {exc}", target=target) from exc
+        raise SinkUnavailable(redact(f"{operation}: {type(exc).__name__}: {exc}", secret_url),
+                              target=target) from exc
+
+
+def redact(text: str, secret_url: str | None) -> str:
+    if not secret_url:
+        return text
+    path = urlsplit(secret_url).path
+    text = text.replace(secret_url, "<secret URL>")
+    return text.replace(path, "/<secret>") if len(path) > 1 else text
 
 
 def classify(target: str, operation: str, status: int, headers: Mapping[str, str], body: bytes, *,
@@ -210,21 +226,23 @@ class TargetClient:
 
     async def request(self, operation: str, method: str, path: str, *, json: Any = None,
                       params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
-                      idempotent: bool | None = None, url: str | None = None,
+                      idempotent: bool | None = None, secret_url: str | None = None,
                       expect_json: bool = True) -> TargetResponse:
-        """Send an authenticated request to ``{base_url}/{path}`` (or to ``url``, e.g. an incoming webhook);
-        a 2xx answer or a classified SinkError.
+        """Send an authenticated request to ``{base_url}/{path}``; a 2xx answer or a classified SinkError.
 
-        ``idempotent`` defaults to whether ``headers`` carry an Idempotency-Key.
+        ``secret_url``: send to this URL instead, without the target's credential (an incoming webhook
+        carries its credential in the URL, which stays out of every error). ``idempotent`` defaults to
+        whether ``headers`` carry an Idempotency-Key.
         """
         if idempotent is None:
             idempotent = any(k.lower() == "idempotency-key" for k in (headers or {}))
         data = orjson.dumps(json) if json is not None else None
         sent = dict(headers or {}) | ({"Content-Type": "application/json"} if data is not None else {})
-        url = url or self.url(path)
+        url = secret_url or self.url(path)
         for attempt in (1, 2):
-            auth_headers, generation = await self._credential()
-            status, got, body = await self._send(operation, method, url, params, sent | auth_headers, data)
+            auth_headers, generation = ({}, self.generation) if secret_url else await self._credential()
+            status, got, body = await self._send(operation, method, url, params, sent | auth_headers, data,
+                                                 secret=secret_url is not None)
             try:
                 return TargetResponse(status, got, classify(self.name, operation, status, got, body,
                                                             idempotent=idempotent, expect_json=expect_json), url)
@@ -237,8 +255,9 @@ class TargetClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(self, operation: str, method: str, url: str, params: Mapping[str, str] | None,
-                    headers: Mapping[str, str], data: bytes | None) -> tuple[int, CIMultiDictProxy[str], bytes]:
-        async with transport_errors(self.name, operation), \
+                    headers: Mapping[str, str], data: bytes | None, *,
+                    secret: bool = False) -> tuple[int, CIMultiDictProxy[str], bytes]:
+        async with transport_errors(self.name, operation, secret_url=url if secret else None), \
                 self.http().request(method, url, params=params, headers=headers, data=data) as response:
             return response.status, response.headers, await response.read()
 

@@ -7,18 +7,23 @@ change delivered twice (poller overlap and webhook), or a replay of the events t
 nothing the second time, and every command's idempotency key derives from the observed state,
 so even a deployment without memory sends the same keys again.
 
-Order: an observation older than the memory (modify date) is stale and skipped; one equal to the
-memory (same ``event_id``) is a duplicate. When the previous status is unknown (first sight of a
-document), "reaches" rules fire for added documents and attribute changes but not for a new
-version alone, and "moves from" rules cannot fire. Snapshot events only teach the memory.
+Order: an observation older than the memory (an earlier modify date, or the same one observed
+earlier: modify dates have whole seconds) is stale and skipped, so an older state that arrives late
+never winds the memory back; one equal to the memory (same ``event_id``) is a duplicate. When the
+previous status is unknown (first sight of a document), "reaches" rules fire for added documents
+and attribute changes but not for a new version alone, and "moves from" rules cannot fire. A
+snapshot (the poller's first scan) of an unknown document only teaches the memory; a real event
+that reports the very state a snapshot recorded is judged with the previous state unknown (the
+snapshot saw the change's result), and a snapshot of a known document that differs is a change.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from xstream.errors import DeadLetterReason, MappingError
 from xstream.model.business import BusinessObject
@@ -50,6 +55,8 @@ MAX_WORKFLOWS = 50
 UNKNOWN = "(unknown)"
 """``{previous_status}`` when the document was never seen before."""
 SOURCE_SYSTEM, ENTITY = "opentext", "document"
+SUBJECT_MAX, TITLE_MAX, TEXT_MAX = 500, 300, 4000
+"""The longest approval subject, notification title and text a command carries (see model.commands)."""
 
 
 class DocumentMemory(BaseModel):
@@ -59,9 +66,13 @@ class DocumentMemory(BaseModel):
 
     event_id: str | None = None
     modify_date: str | None = None
+    observed_at: datetime | None = None
+    """When that observation was made: orders observations of one modify date (whole seconds)."""
     version: int | None = None
     attributes: Attributes | None = None
     """None: no document observation yet (only workflow outcomes, or nothing)."""
+    from_snapshot: bool = False
+    """The observation was a snapshot: the state then, not a change (see :func:`evaluate`)."""
     workflows: list[str] = Field(default_factory=list)
     """``{process_id}:{status}`` of the finished workflows handled, newest last."""
 
@@ -102,22 +113,41 @@ def evaluate(rules: StatusRuleSet, event: OpenTextEvent, memory: DocumentMemory 
              record: RecordRef) -> Evaluation:
     if event.kind is EventKind.WORKFLOW_FINISHED:
         return _workflow(rules, event, memory, record)
-    if memory is not None and memory.modify_date is not None:
-        seen, now = parse_otcs_date(memory.modify_date), parse_otcs_date(event.document.modify_date)
-        if seen is not None and now is not None and now < seen:
-            return Evaluation(skipped=f"stale: modified {event.document.modify_date}, the last observation is "
-                                      f"from {memory.modify_date}")
-        if event.event_id == memory.event_id:
+    known = memory if memory is not None and memory.attributes is not None else None
+    if known is not None:
+        stale = _stale(event, known)
+        if stale is not None:
+            return Evaluation(skipped=stale)
+        if event.event_id == known.event_id and (event.snapshot or not known.from_snapshot):
             return Evaluation(skipped="duplicate: this state was already seen")
     learned = DocumentMemory(event_id=event.event_id, modify_date=event.document.modify_date,
-                             version=event.document.version, attributes=event.document.attributes,
-                             workflows=memory.workflows if memory else [])
-    if event.snapshot:
+                             observed_at=event.observed_at, version=event.document.version,
+                             attributes=event.document.attributes, workflows=memory.workflows if memory else [],
+                             from_snapshot=event.snapshot)
+    if event.snapshot and known is None:
         return Evaluation(memory=learned, skipped="snapshot: recorded as the known state, no rules run")
-    previous = memory.attributes if memory is not None else None
+    # A real event reporting the very state a snapshot recorded: that snapshot saw the change's result,
+    # not what came before, so the previous state is unknown (a later snapshot of a change is a change).
+    previous = None if known is None or (known.from_snapshot and event.event_id == known.event_id) \
+        else known.attributes
     verdicts = [_status_verdict(rule, event, previous) for rule in rules.rules]
     commands, problems = _commands(rules, verdicts, event, previous, record)
     return Evaluation(commands=commands, memory=learned, verdicts=verdicts, problems=problems)
+
+
+def _stale(event: OpenTextEvent, known: DocumentMemory) -> str | None:
+    """Why the event is older than what is known: an earlier modify date, or the same one (whole
+    seconds) observed earlier; an older state arriving later must never wind the memory back."""
+    seen, now = parse_otcs_date(known.modify_date), parse_otcs_date(event.document.modify_date)
+    if seen is None or now is None:
+        return None
+    if now < seen:
+        return f"stale: modified {event.document.modify_date}, the last observation is from {known.modify_date}"
+    if now == seen and known.observed_at is not None and event.observed_at < known.observed_at \
+            and event.event_id != known.event_id:
+        return (f"stale: observed at {event.observed_at.isoformat()}, before the last observation "
+                f"({known.observed_at.isoformat()}) of the same modify date")
+    return None
 
 
 def _workflow(rules: StatusRuleSet, event: OpenTextEvent, memory: DocumentMemory | None,
@@ -204,10 +234,14 @@ def _commands(rules: StatusRuleSet, verdicts: list[Verdict], event: OpenTextEven
             continue
         values = template_values(rule, event, previous)
         for index, action in enumerate(rule.then):
+            where = f"rule {rule.name}, action {index + 1} ({action.kind})"
             try:
                 commands.append(build_command(rule, index, action, event, values, record))
             except MappingError as exc:
-                problems.append(f"rule {rule.name}, action {index + 1} ({action.kind}): {exc.detail}")
+                problems.append(f"{where}: {exc.detail}")
+            except ValidationError as exc:  # a value the command cannot carry (an empty identifier, say)
+                first = exc.errors()[0]
+                problems.append(f"{where}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
     return commands, problems
 
 
@@ -245,6 +279,11 @@ def render(template: str, values: dict[str, Any], *, what: str, strict: bool = F
     return PLACEHOLDER.sub(one, template)
 
 
+def cut(text: str, limit: int) -> str:
+    """Long OpenText names make long texts: shortened with an ellipsis, never refused."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _render_fields(fields: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     return {name: render(v, values, what=f"fields.{name}") if isinstance(v, str) else v for name, v in fields.items()}
 
@@ -280,9 +319,9 @@ def build_command(rule: StatusRule, index: int, action: Action, event: OpenTextE
         if spec.record is not None:
             pointer = RecordPointer(entity=spec.record.entity,
                                     id=render(spec.record.id, values, what="record.id", strict=True))
-        return StartApproval(**common, process=spec.process, subject=render(spec.subject, values, what="subject",
-                                                                              strict=True),
-                             record=pointer, fields=_render_fields(spec.fields, values))
+        subject = cut(render(spec.subject, values, what="subject", strict=True), SUBJECT_MAX)
+        return StartApproval(**common, process=spec.process, subject=subject, record=pointer,
+                             fields=_render_fields(spec.fields, values))
     if action.update_record is not None:
         upd = action.update_record
         return UpdateRecord(**common, entity=upd.entity,
@@ -291,7 +330,7 @@ def build_command(rule: StatusRule, index: int, action: Action, event: OpenTextE
     note = action.notify
     assert note is not None
     return Notify(**common, channel=render(note.channel, values, what="channel", strict=True),
-                  title=render(note.title, values, what="title", strict=True),
-                  text=render(note.text, values, what="text"),
+                  title=cut(render(note.title, values, what="title", strict=True), TITLE_MAX),
+                  text=cut(render(note.text, values, what="text"), TEXT_MAX),
                   facts={label: render(v, values, what=f"facts.{label}") for label, v in note.facts.items()},
                   link_title="Open in OpenText" if note.link else None, link_url=doc.url if note.link else None)

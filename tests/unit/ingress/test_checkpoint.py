@@ -17,8 +17,10 @@ from xstream.ingress.checkpoint import (
     SeenDocument,
     advance,
     already_reported,
+    bounded,
     cutoff,
     is_baseline,
+    is_settled,
     needs_observation,
 )
 
@@ -32,8 +34,9 @@ def checkpoint(**fields: object) -> PollCheckpoint:
     return PollCheckpoint(name="opentext", **fields)  # type: ignore[arg-type]
 
 
-def seen(modify_date: str = MODIFIED, *, observed_at: datetime = NOW, event_id: str = "obs-1") -> SeenDocument:
-    return SeenDocument(event_id=event_id, modify_date=modify_date, observed_at=observed_at)
+def seen(modify_date: str = MODIFIED, *, observed_at: datetime = NOW, event_id: str = "obs-1",
+         settled: bool = True) -> SeenDocument:
+    return SeenDocument(event_id=event_id, modify_date=modify_date, observed_at=observed_at, settled=settled)
 
 
 def utc(text: str) -> datetime:
@@ -90,31 +93,35 @@ def test_only_the_first_scan_with_start_from_latest_is_a_baseline() -> None:
 # --- needs_observation / already_reported ------------------------------------------------------------
 
 def test_a_document_new_to_the_window_is_observed() -> None:
-    assert needs_observation(checkpoint(seen={"7": seen()}), 8, MODIFIED, settle_s=2)
+    assert needs_observation(checkpoint(seen={"7": seen()}), 8, MODIFIED)
 
 
 def test_a_document_with_a_new_modify_date_is_observed() -> None:
     cp = checkpoint(seen={"7": seen(observed_at=NOW)})
-    assert needs_observation(cp, 7, "2026-12-01T07:18:05", settle_s=2)
+    assert needs_observation(cp, 7, "2026-12-01T07:18:05")
 
 
-@pytest.mark.parametrize("after_s", [0, 1, 1.9])
-def test_an_observation_made_within_settle_s_of_the_modify_date_is_repeated(after_s: float) -> None:
-    cp = checkpoint(seen={"7": seen(observed_at=MODIFIED_AT + timedelta(seconds=after_s))})
-    assert needs_observation(cp, 7, MODIFIED, settle_s=2)
+def test_an_unsettled_observation_is_repeated_and_a_settled_one_is_not() -> None:
+    assert needs_observation(checkpoint(seen={"7": seen(settled=False)}), 7, MODIFIED)
+    assert not needs_observation(checkpoint(seen={"7": seen(settled=True)}), 7, MODIFIED)
 
 
-@pytest.mark.parametrize("after_s", [2.5, 60, 3600])
-def test_an_observation_made_well_after_the_modify_date_is_not_repeated(after_s: float) -> None:
-    cp = checkpoint(seen={"7": seen(observed_at=MODIFIED_AT + timedelta(seconds=after_s))})
-    assert not needs_observation(cp, 7, MODIFIED, settle_s=2)
+@pytest.mark.parametrize(("newest", "settled"), [("2026-12-01T07:16:21", True), ("2026-12-01T07:20:00Z", True),
+                                                 ("2026-12-01T07:16:20", False), (None, False)])
+def test_a_newer_second_already_visible_in_opentext_settles_an_observation(newest: str | None,
+                                                                          settled: bool) -> None:
+    visible = utc(newest) if newest else None
+    # the worker's own clock plays no part: an hour off either way changes nothing
+    for now in (MODIFIED_AT - timedelta(hours=1), MODIFIED_AT + timedelta(hours=1)):
+        assert is_settled(MODIFIED, None, newest_visible=visible, now=now) is settled
 
 
-def test_a_zoned_modify_date_settles_like_an_unzoned_one() -> None:
-    cp = checkpoint(seen={"7": seen(MODIFIED + "Z", observed_at=MODIFIED_AT + timedelta(seconds=1))})
-    assert needs_observation(cp, 7, MODIFIED + "Z", settle_s=2)
-    cp = checkpoint(seen={"7": seen(MODIFIED + "Z", observed_at=MODIFIED_AT + timedelta(seconds=30))})
-    assert not needs_observation(cp, 7, MODIFIED + "Z", settle_s=2)
+@pytest.mark.parametrize(("gap_s", "settled"), [(0.0, False), (0.9, False), (1.0, True), (30.0, True)])
+def test_a_second_observation_of_the_same_modify_date_a_second_later_settles_it(gap_s: float,
+                                                                                settled: bool) -> None:
+    first = seen(settled=False, observed_at=NOW)
+    assert is_settled(MODIFIED, first, newest_visible=None, now=NOW + timedelta(seconds=gap_s)) is settled
+    assert not is_settled("2026-12-01T07:16:21", first, newest_visible=None, now=NOW + timedelta(seconds=30))
 
 
 def test_already_reported_compares_the_observation_id_of_that_document() -> None:
@@ -223,3 +230,14 @@ def test_advance_leaves_the_old_checkpoint_as_it_was() -> None:
 def test_the_checkpoint_survives_its_trip_through_the_checkpoints_topic() -> None:
     cp = advanced(checkpoint(), listed={7: MODIFIED}, observed={7: seen()}, workflows=["501:completed"])
     assert PollCheckpoint.model_validate_json(cp.model_dump_json()) == cp
+
+
+def test_a_checkpoint_too_large_for_one_record_keeps_its_high_water_mark_and_newest_documents() -> None:
+    many = {str(i): seen(f"2026-12-01T07:{i // 60:02d}:{i % 60:02d}", event_id=f"obs-{i}") for i in range(2000)}
+    cp = checkpoint(high_water="2026-12-01T07:33:19", seen=many)
+    cut = bounded(cp, 50_000)
+    assert len(cut.model_dump_json()) <= 50_000 and cut.high_water == cp.high_water
+    assert 0 < len(cut.seen) < len(many)
+    newest_dropped = max(int(k) for k in many if k not in cut.seen)
+    assert all(int(k) > newest_dropped for k in cut.seen)  # what is kept is newer than all that is dropped
+    assert bounded(cp, 10_000_000) is cp

@@ -8,10 +8,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from pydantic import SecretStr
 
 from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
 from xstream.emulators.notify import NotifyEmulatorConfig, RunningNotifyEmulator, start_notify_emulator
+from xstream.emulators.serving import serve
 from xstream.errors import DeadLetterReason
 from xstream.model.business import BusinessObject
 from xstream.model.commands import Causation, DocumentLink, Notify, RecordPointer, StartApproval
@@ -193,3 +195,39 @@ async def test_commands_of_the_wrong_kind_for_the_target_are_rejected(erp: Runni
     assert also.outcome is Outcome.REJECTED and "records target" in (also.detail or "")
     await records.close()
     await notify.close()
+
+
+async def test_channel_names_compare_ignoring_case(chat: RunningNotifyEmulator) -> None:
+    sink = chat_sink(chat, MemoryStore())
+    (result,) = await sink.write([note(channel="Commercial")])
+    assert result.outcome is Outcome.APPLIED
+    await sink.close()
+
+
+async def test_the_credential_in_a_webhook_url_never_reaches_an_error_and_no_auth_header_is_sent() -> None:
+    closed = "http://127.0.0.1:9/slack/commercial/SECRET-TOKEN-123"  # nothing listens on port 9
+    settings = TargetSettings(kind="notify", channels={"commercial": SecretStr(closed)}, request_timeout_s=2.0,
+                              auth={"kind": "bearer", "token": SecretStr("records-api-token")})  # type: ignore[arg-type]
+    sink = DownstreamSink("chat", settings, effects=EffectLedger(MemoryStore()))
+    (result,) = await sink.write([note()])
+    assert not result.finished and "SECRET-TOKEN" not in (result.detail or "")
+    await sink.close()
+    seen: list[dict[str, str]] = []
+
+    async def capture(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/slack/commercial/SECRET-TOKEN-123", capture)
+    runner, port = await serve(app, "127.0.0.1", 0)
+    try:
+        url = f"http://127.0.0.1:{port}/slack/commercial/SECRET-TOKEN-123"
+        sink = DownstreamSink("chat", settings.model_copy(update={"channels": {"commercial": SecretStr(url)}}),
+                              effects=EffectLedger(MemoryStore()))
+        assert (await sink.write([note()]))[0].outcome is Outcome.APPLIED
+        await sink.close()
+    finally:
+        await runner.cleanup()
+    (headers,) = seen
+    assert "Authorization" not in headers and headers["Idempotency-Key"] == '"notify-key-00000001"'

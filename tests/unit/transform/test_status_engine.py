@@ -242,3 +242,48 @@ def test_evaluation_is_deterministic() -> None:
     before = remembered(event("In Legal Review", modified="2026-12-01T07:10:00"))
     assert _commands(evaluate(SAMPLES, event("Legal Review Done"), before, RECORD)) == \
         _commands(evaluate(SAMPLES, event("Legal Review Done"), before, RECORD))
+
+
+def _observed(ev: OpenTextEvent, second: int) -> OpenTextEvent:
+    return ev.model_copy(update={"observed_at": datetime(2026, 12, 1, 7, 16, second, tzinfo=UTC)})
+
+
+def test_an_older_state_of_the_same_second_arriving_late_never_winds_the_memory_back() -> None:
+    done = evaluate(SAMPLES, _observed(event("Legal Review Done"), 30),
+                    remembered(event("In Legal Review", modified="2026-12-01T07:10:00")), RECORD)
+    assert len(done.commands) == 2 and done.memory is not None
+    # the poller read the document a moment before the change (same modify second) and published later
+    late = evaluate(SAMPLES, _observed(event("In Legal Review"), 29), done.memory, RECORD)
+    assert late.commands == [] and late.memory is None and late.skipped is not None
+    assert late.skipped.startswith("stale: observed at")
+    newer = evaluate(SAMPLES, _observed(event("Signed"), 31), done.memory, RECORD)
+    assert fired(newer) == ["supplier-contract-signed"]  # a later change within that second still counts
+
+
+def test_a_change_the_first_scan_caught_as_a_snapshot_still_acts_when_its_event_arrives() -> None:
+    snap = evaluate(SAMPLES, event("Legal Review Done", snapshot=True, ingress=Ingress.POLLER), None, RECORD)
+    assert snap.commands == [] and snap.memory is not None and snap.memory.from_snapshot
+    webhook = evaluate(SAMPLES, event("Legal Review Done"), snap.memory, RECORD)
+    assert fired(webhook) == ["supplier-contract-legal-review-done"]  # the previous status is unknown
+    assert webhook.memory is not None and not webhook.memory.from_snapshot
+    again = evaluate(SAMPLES, event("Legal Review Done", ingress=Ingress.POLLER), webhook.memory, RECORD)
+    assert again.commands == [] and again.skipped is not None and again.skipped.startswith("duplicate")
+    late_snapshot = evaluate(SAMPLES, event("Legal Review Done", snapshot=True), webhook.memory, RECORD)
+    assert late_snapshot.commands == [] and late_snapshot.skipped is not None
+
+
+def test_a_snapshot_of_a_known_document_that_differs_is_a_change() -> None:
+    known = evaluate(SAMPLES, event("In Legal Review", modified="2026-12-01T07:10:00"), None, RECORD).memory
+    snap = evaluate(SAMPLES, event("Legal Review Done", snapshot=True), known, RECORD)
+    assert fired(snap) == ["supplier-contract-legal-review-done"]
+
+
+def test_long_names_are_shortened_not_refused() -> None:
+    long_name = "Master Services Agreement " + "x" * 600 + ".pdf"
+    ev = event("Legal Review Done")
+    ev = ev.model_copy(update={"document": ev.document.model_copy(update={"name": long_name})})
+    result = evaluate(SAMPLES, ev, remembered(event("In Legal Review", modified="2026-12-01T07:10:00")), RECORD)
+    approval, note = result.commands
+    assert result.problems == []
+    assert isinstance(approval, StartApproval) and len(approval.subject) == 500 and approval.subject.endswith("…")
+    assert isinstance(note, Notify) and len(note.title) == 300

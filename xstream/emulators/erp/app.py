@@ -25,7 +25,8 @@ from xstream.emulators.erp.config import TOKEN_PATH, ErpEmulatorConfig
 from xstream.emulators.erp.idempotency import StoredAnswer, fingerprint, parse_key
 from xstream.emulators.erp.model import ApiError
 from xstream.emulators.erp.state import ErpState
-from xstream.emulators.erp.web_common import BODY, CONFIG, STATE, STOPPING, error_response, read_json
+from xstream.emulators.erp.web_common import BODY, CONFIG, STATE, error_response, read_json
+from xstream.emulators.serving import hang, release_hangs_on_shutdown
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ PUBLIC_OPERATIONS = frozenset({"oauth.token"})
 REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("ETag", "Location")
 IN_FLIGHT_RETRY_AFTER = "1"
-HANG_POLL_S = 0.05
 
 
 def build_erp_app(config: ErpEmulatorConfig, state: ErpState | None = None) -> web.Application:
@@ -43,16 +43,12 @@ def build_erp_app(config: ErpEmulatorConfig, state: ErpState | None = None) -> w
     app = web.Application(middlewares=[_api_middleware(state, config)])
     app[STATE] = state
     app[CONFIG] = config
-    app[STOPPING] = asyncio.Event()
-    app.on_shutdown.append(_release_hangs)
+    release_hangs_on_shutdown(app)
     routes_approvals.add_routes(app.router, config.base_path)  # first: {base}/approvals is not an {entity}
     routes.add_routes(app.router, config.base_path)
     add_admin_routes(app, state)
     return app
 
-
-async def _release_hangs(app: web.Application) -> None:
-    app[STOPPING].set()
 
 
 def _api_middleware(state: ErpState, config: ErpEmulatorConfig) -> Middleware:
@@ -146,7 +142,7 @@ async def _inject_fault(state: ErpState, request: web.Request, operation: str) -
         return None
     if faults.should_hang(state.rng):
         state.injected_faults += 1
-        await _hang(request)
+        await hang(request)
         return error_response(ApiError(503, "service_unavailable", "The service is unavailable."))
     if not faults.should_fail(state.rng):
         return None
@@ -158,13 +154,3 @@ async def _inject_fault(state: ErpState, request: web.Request, operation: str) -
         return error_response(ApiError(503, "service_unavailable", "Service unavailable (injected fault).", retry))
     return error_response(ApiError(500, "internal_error", "Internal server error (injected fault)."))
 
-
-async def _hang(request: web.Request) -> None:
-    """Never answer: wait until the client closes the connection or the emulator stops."""
-    stopping = request.app[STOPPING]
-    transport = request.transport
-    while not stopping.is_set() and transport is not None and not transport.is_closing():
-        try:
-            await asyncio.wait_for(stopping.wait(), HANG_POLL_S)
-        except TimeoutError:
-            pass

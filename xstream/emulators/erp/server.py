@@ -10,6 +10,7 @@ from xstream.emulators.erp.app import build_erp_app
 from xstream.emulators.erp.config import TOKEN_PATH, ErpEmulatorConfig
 from xstream.emulators.erp.state import ErpState
 from xstream.emulators.erp.web_common import STATE
+from xstream.emulators.serving import serve
 
 
 class RunningErpEmulator:
@@ -43,14 +44,5 @@ async def start_erp_emulator(config: ErpEmulatorConfig | None = None, state: Erp
     """Serve ``state`` (default: a fresh one from ``config``)."""
     config = config or ErpEmulatorConfig()
     state = state or ErpState(config)
-    runner = web.AppRunner(build_erp_app(config, state), access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    try:
-        await site.start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    sockets = runner.addresses
-    port = sockets[0][1] if sockets else config.port
+    runner, port = await serve(build_erp_app(config, state), config.host, config.port)
     return RunningErpEmulator(runner, config.host, port, config)

@@ -3,7 +3,6 @@ and the paged list envelope."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -15,7 +14,6 @@ from xstream.emulators.erp.state import ErpState
 
 STATE = web.AppKey("erp_state", ErpState)
 CONFIG = web.AppKey("erp_config", ErpEmulatorConfig)
-STOPPING = web.AppKey("erp_stopping", asyncio.Event)
 BODY = web.RequestKey("erp_body", object)
 """The decoded JSON body of a POST/PATCH, read once by the middleware (it fingerprints it)."""
 ORIGIN_HEADER = "X-Xstream-Origin"

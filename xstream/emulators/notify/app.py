@@ -23,13 +23,13 @@ from xstream.emulators.notify.admin import add_admin_routes
 from xstream.emulators.notify.config import NotifyEmulatorConfig
 from xstream.emulators.notify.model import Format, Refusal, WebhookError, refusal
 from xstream.emulators.notify.state import NotifyState
-from xstream.emulators.notify.web_common import CONFIG, STATE, STOPPING, error_response, format_of
+from xstream.emulators.notify.web_common import CONFIG, STATE, error_response, format_of
+from xstream.emulators.serving import hang, release_hangs_on_shutdown
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FAULTS: dict[str, Refusal] = {"500": "internal_error", "503": "unavailable", "429": "rate_limited"}
-HANG_POLL_S = 0.05
 
 
 def build_notify_app(config: NotifyEmulatorConfig, state: NotifyState | None = None) -> web.Application:
@@ -38,15 +38,11 @@ def build_notify_app(config: NotifyEmulatorConfig, state: NotifyState | None = N
     app = web.Application(middlewares=[_webhook_middleware(state)], client_max_size=config.max_body_bytes)
     app[STATE] = state
     app[CONFIG] = config
-    app[STOPPING] = asyncio.Event()
-    app.on_shutdown.append(_release_hangs)
+    release_hangs_on_shutdown(app)
     routes.add_routes(app.router)
     add_admin_routes(app, state)
     return app
 
-
-async def _release_hangs(app: web.Application) -> None:
-    app[STOPPING].set()
 
 
 def _webhook_middleware(state: NotifyState) -> Middleware:
@@ -89,7 +85,7 @@ async def _inject_fault(state: NotifyState, request: web.Request, operation: str
         return None
     if faults.should_hang(state.rng):
         state.injected_faults += 1
-        await _hang(request)
+        await hang(request)
         return refusal(fmt, "unavailable")
     if not faults.should_fail(state.rng):
         return None
@@ -99,13 +95,3 @@ async def _inject_fault(state: NotifyState, request: web.Request, operation: str
         "Retry-After": str(math.ceil(faults.retry_after_s))}
     return refusal(fmt, kind, headers=retry)
 
-
-async def _hang(request: web.Request) -> None:
-    """Never answer: wait until the client closes the connection or the emulator stops."""
-    stopping = request.app[STOPPING]
-    transport = request.transport
-    while not stopping.is_set() and transport is not None and not transport.is_closing():
-        try:
-            await asyncio.wait_for(stopping.wait(), HANG_POLL_S)
-        except TimeoutError:
-            pass

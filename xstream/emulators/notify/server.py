@@ -12,6 +12,7 @@ from xstream.emulators.notify.config import NotifyEmulatorConfig
 from xstream.emulators.notify.model import FORMATS, Format
 from xstream.emulators.notify.state import NotifyState
 from xstream.emulators.notify.web_common import STATE
+from xstream.emulators.serving import serve
 
 
 class RunningNotifyEmulator:
@@ -53,14 +54,5 @@ async def start_notify_emulator(config: NotifyEmulatorConfig | None = None,
     """Serve ``state`` (default: a fresh one from ``config``)."""
     config = config or NotifyEmulatorConfig()
     state = state or NotifyState(config)
-    runner = web.AppRunner(build_notify_app(config, state), access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    try:
-        await site.start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    sockets = runner.addresses
-    port = sockets[0][1] if sockets else config.port
+    runner, port = await serve(build_notify_app(config, state), config.host, config.port)
     return RunningNotifyEmulator(runner, config.host, port, config)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -14,7 +13,6 @@ from xstream.emulators.notify.state import NotifyState
 
 STATE = web.AppKey("notify_state", NotifyState)
 CONFIG = web.AppKey("notify_config", NotifyEmulatorConfig)
-STOPPING = web.AppKey("notify_stopping", asyncio.Event)
 
 
 def format_of(path: str) -> Format | None:

@@ -32,7 +32,8 @@ from xstream.emulators.opentext.hook_sender import HookDispatcher
 from xstream.emulators.opentext.model import ApiError
 from xstream.emulators.opentext.state import OpenTextState
 from xstream.emulators.opentext.tickets import Session
-from xstream.emulators.opentext.web_common import CONFIG, HOOKS, SESSION, STATE, STOPPING, error
+from xstream.emulators.opentext.web_common import CONFIG, HOOKS, SESSION, STATE, error
+from xstream.emulators.serving import hang, release_hangs_on_shutdown
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ HTML_ERROR = ("<html><head><title>Content Server Error</title></head><body><h1>E
               "<p>Content Server Client Error. Please try again.</p></body></html>")
 CLIENT_MAX_SIZE = 64 * 1024 * 1024
 """Largest urlencoded/JSON body; multipart uploads stream and are not bounded by it."""
-HANG_POLL_S = 0.05
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 __all__ = ["CONFIG", "HOOKS", "SESSION", "STATE", "build_opentext_app", "error"]
@@ -53,20 +53,15 @@ def build_opentext_app(config: OpenTextEmulatorConfig, state: OpenTextState | No
     app = web.Application(middlewares=[_api_middleware(state, config.base_path)], client_max_size=CLIENT_MAX_SIZE)
     app[STATE] = state
     app[CONFIG] = config
-    app[STOPPING] = asyncio.Event()
+    release_hangs_on_shutdown(app)
     app[HOOKS] = HookDispatcher(state, config.hooks)
     app.on_startup.append(_start_hooks)
-    app.on_shutdown.append(_release_hangs)
     app.on_shutdown.append(_stop_hooks)
     api = f"{config.base_path}/api"
     for module in (routes_auth, routes_workspaces, routes_nodes, routes_documents, routes_workflows):
         module.add_routes(app.router, api)
     add_admin_routes(app, state)
     return app
-
-
-async def _release_hangs(app: web.Application) -> None:
-    app[STOPPING].set()
 
 
 async def _start_hooks(app: web.Application) -> None:
@@ -130,7 +125,7 @@ async def _inject_fault(state: OpenTextState, request: web.Request, operation: s
         await asyncio.sleep(delay)
     if faults.should_hang(state.rng):
         state.injected_faults += 1
-        await _hang(request)
+        await hang(request)
         return web.Response(status=503, text="<html><body>Service Unavailable</body></html>",
                             content_type="text/html")
     if not faults.should_fail(state.rng):
@@ -144,13 +139,3 @@ async def _inject_fault(state: OpenTextState, request: web.Request, operation: s
     return web.Response(status=503, text="<html><body>Service Unavailable</body></html>",
                         content_type="text/html", headers=headers)
 
-
-async def _hang(request: web.Request) -> None:
-    """Never answer: wait until the client closes the connection or the emulator stops."""
-    stopping = request.app[STOPPING]
-    transport = request.transport
-    while not stopping.is_set() and transport is not None and not transport.is_closing():
-        try:
-            await asyncio.wait_for(stopping.wait(), HANG_POLL_S)
-        except TimeoutError:
-            pass

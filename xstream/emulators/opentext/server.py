@@ -12,6 +12,7 @@ from xstream.emulators.opentext.config import OpenTextEmulatorConfig
 from xstream.emulators.opentext.hook_sender import HookDispatcher
 from xstream.emulators.opentext.persistence import SqliteStore
 from xstream.emulators.opentext.state import OpenTextState
+from xstream.emulators.serving import serve
 
 
 class RunningEmulator:
@@ -59,16 +60,10 @@ async def start_opentext_emulator(
     store = SqliteStore(config.db_path) if config.db_path is not None else None
     if store is not None:
         store.attach(state)
-    runner = web.AppRunner(build_opentext_app(config, state), access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
     try:
-        await site.start()
+        runner, port = await serve(build_opentext_app(config, state), config.host, config.port)
     except OSError:
-        await runner.cleanup()
         if store is not None:
             store.close()
         raise
-    sockets = runner.addresses
-    port = sockets[0][1] if sockets else config.port
     return RunningEmulator(runner, config.host, port, config, store)

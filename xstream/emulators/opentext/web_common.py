@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +16,6 @@ from xstream.emulators.opentext.tickets import Session
 
 STATE = web.AppKey("opentext_state", OpenTextState)
 CONFIG = web.AppKey("opentext_config", OpenTextEmulatorConfig)
-STOPPING = web.AppKey("opentext_stopping", asyncio.Event)
 HOOKS = web.AppKey("opentext_hooks", HookDispatcher)
 SESSION = web.RequestKey("opentext_session", Session)
 MAX_LIMIT = 500
