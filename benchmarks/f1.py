@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 
 from xstream.demo import scenario as sc
-from xstream.demo.harness import Collector, WorkerProcess, produce, worker_env
+from xstream.demo.harness import Collector, WorkerProcess, produce, wait_ready, worker_env
 from xstream.embedded import EmbeddedBroker
 from xstream.emulators.erp import ErpEmulatorConfig, start_erp_emulator
 from xstream.emulators.notify import DEFAULT_CHANNELS, NotifyEmulatorConfig, start_notify_emulator
@@ -71,15 +71,7 @@ async def bench_end_to_end(scenario: sc.Scenario) -> dict[str, float]:
                                               targets=targets, chat=chat_channels),
                                    Path(tempfile.mkdtemp()) / "worker.log").start()
             try:
-                async with aiohttp.ClientSession() as http:
-                    while True:
-                        try:
-                            async with http.get(f"{worker.base_url}/readyz") as resp:
-                                if resp.status == 200:
-                                    break
-                        except aiohttp.ClientError:
-                            pass
-                        await asyncio.sleep(0.2)
+                assert await wait_ready(worker, 120), worker.log_tail()
                 started = time.perf_counter()
                 await produce(broker.bootstrap, sc.TOPIC, scenario.records)
                 total = scenario.expected_commands + scenario.expected_link_backs

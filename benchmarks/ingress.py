@@ -26,7 +26,7 @@ import aiohttp
 import orjson
 
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
-from xstream.demo.harness import Collector, WorkerProcess, worker_env
+from xstream.demo.harness import Collector, WorkerProcess, wait_ready, worker_env
 from xstream.demo.opentext_user import file_document, set_status, workspace_for
 from xstream.embedded import EmbeddedBroker, free_port
 from xstream.emulators.erp import ErpEmulatorConfig, start_erp_emulator
@@ -120,18 +120,6 @@ async def bench_poller_cost(workspace_counts: list[int], latency_ms: float) -> l
     return rows
 
 
-async def _ready(worker: WorkerProcess) -> None:
-    async with aiohttp.ClientSession() as http:
-        while True:
-            try:
-                async with http.get(f"{worker.base_url}/readyz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-
-
 async def _json(url: str, method: str = "GET", body: Any = None) -> Any:
     async with aiohttp.ClientSession() as http, http.request(method, url, json=body) as resp:
         return await resp.json()
@@ -162,7 +150,7 @@ async def bench_end_to_end(changes: int, mode: str) -> dict[str, float]:
                 collector = await Collector(broker.bootstrap, status, events).start()
                 worker = WorkerProcess(env, Path(tempfile.mkdtemp()) / "worker.log").start()
                 try:
-                    await _ready(worker)
+                    assert await wait_ready(worker, 120), worker.log_tail()
                     if mode in ("webhook", "both"):
                         await _json(f"{emulator.admin_url}/hooks", "POST",
                                     {"url": f"http://127.0.0.1:{port}/hooks/opentext", "secret": SECRET})

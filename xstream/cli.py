@@ -12,9 +12,11 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from xstream.errors import ConfigError
+
+T = TypeVar("T")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -197,12 +199,8 @@ def _emulate(args: argparse.Namespace) -> int:
         parse_fault_flags,
         start_opentext_emulator,
     )
-    from xstream.emulators.opentext.faults import FaultSpecError
 
-    try:
-        faults = parse_fault_flags(args.faults)
-    except FaultSpecError as exc:
-        raise ConfigError(f"--faults: {exc}") from exc
+    faults = _fault_flags(parse_fault_flags, args.faults)
     users = dict(u.split(":", 1) for u in args.user if ":" in u) or {"Admin": "livelink"}
     if len(users) != len(args.user) and args.user:
         raise ConfigError("--user takes NAME:PASSWORD")
@@ -226,12 +224,9 @@ def _emulate(args: argparse.Namespace) -> int:
 
 
 def _emulate_erp(args: argparse.Namespace) -> int:
-    from xstream.emulators.erp import ErpEmulatorConfig, FaultSpecError, parse_fault_flags, start_erp_emulator
+    from xstream.emulators.erp import ErpEmulatorConfig, parse_fault_flags, start_erp_emulator
 
-    try:
-        faults = parse_fault_flags(args.faults)
-    except FaultSpecError as exc:
-        raise ConfigError(f"--faults: {exc}") from exc
+    faults = _fault_flags(parse_fault_flags, args.faults)
     config = ErpEmulatorConfig(host=args.host, port=args.port, base_path=args.base_path, auth=args.auth, faults=faults)
 
     async def start() -> Any:
@@ -260,16 +255,12 @@ def _dry_run(args: argparse.Namespace) -> int:
 def _emulate_notify(args: argparse.Namespace) -> int:
     from xstream.emulators.notify import (
         DEFAULT_CHANNELS,
-        FaultSpecError,
         NotifyEmulatorConfig,
         parse_fault_flags,
         start_notify_emulator,
     )
 
-    try:
-        faults = parse_fault_flags(args.faults)
-    except FaultSpecError as exc:
-        raise ConfigError(f"--faults: {exc}") from exc
+    faults = _fault_flags(parse_fault_flags, args.faults)
     if any(":" not in c for c in args.channel):
         raise ConfigError("--channel takes NAME:TOKEN")
     channels = dict(c.split(":", 1) for c in args.channel) or dict(DEFAULT_CHANNELS)
@@ -284,6 +275,14 @@ def _emulate_notify(args: argparse.Namespace) -> int:
         return emulator
 
     return _serve_until_stopped(start)
+
+
+def _fault_flags(parse: Callable[[str], T], text: str) -> T:
+    """An emulator's --faults, or a ConfigError naming the flag (its FaultSpecError is a ValueError)."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"--faults: {exc}") from exc
 
 
 def _serve_until_stopped(start: Callable[[], Awaitable[Any]]) -> int:

@@ -83,6 +83,20 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
 
+async def wait_ready(worker: WorkerProcess, timeout_s: float) -> bool:
+    """Until the worker's /readyz answers 200 (False when it died or the time ran out)."""
+    import aiohttp
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and worker.running:
+        with contextlib.suppress(aiohttp.ClientError, OSError):
+            async with aiohttp.ClientSession() as http, http.get(f"{worker.base_url}/readyz") as resp:
+                if resp.status == 200:
+                    return True
+        await asyncio.sleep(0.25)
+    return False
+
+
 def notify_target_env(name: str, channels: dict[str, str], fmt: str = "slack") -> dict[str, str]:
     """Settings of a chat target: its format and the incoming-webhook URL of each channel."""
     return {f"XSTREAM_TARGETS__{name.upper()}__KIND": "notify", f"XSTREAM_TARGETS__{name.upper()}__FORMAT": fmt,

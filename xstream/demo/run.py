@@ -30,7 +30,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from xstream.demo import scenario as sc
-from xstream.demo.harness import CdcForwarder, Collector, WorkerProcess, produce, worker_env
+from xstream.demo.harness import CdcForwarder, Collector, WorkerProcess, produce, wait_ready, worker_env
 from xstream.demo.status_phase import StatusStage, run_status_stage
 from xstream.embedded import EmbeddedBroker, free_port
 from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
@@ -144,7 +144,7 @@ async def _emulators(console: Console) -> AsyncIterator[
 
 async def _drive(console: Console, stack: Stack, *, keep_running: bool, timeout_s: float, started: float) -> int:
     with console.status("starting worker (waiting for /readyz)..."):
-        if not await _wait_ready(stack.worker, 60):
+        if not await wait_ready(stack.worker, 60):
             console.print("[red]worker did not become ready[/]\n" + stack.worker.log_tail())
             return 1
     console.print(f"[bold]worker[/]    ready at {stack.worker.base_url} ({time.monotonic() - started:.1f}s since start)")
@@ -188,17 +188,6 @@ async def _seed_sources(stack: Stack, scenario: sc.Scenario) -> list[CdcForwarde
              "project_tool": {"projects": "projects.cdc.projects"}}
     return [await CdcForwarder(stack.targets[name].admin_url, stack.bootstrap, topics.get).start()
             for name, topics in feeds.items()]
-
-
-async def _wait_ready(worker: WorkerProcess, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and worker.running:
-        with contextlib.suppress(aiohttp.ClientError, OSError):
-            async with aiohttp.ClientSession() as http, http.get(f"{worker.base_url}/readyz") as resp:
-                if resp.status == 200:
-                    return True
-        await asyncio.sleep(0.25)
-    return False
 
 
 async def _wait_processed(console: Console, stack: Stack, scenario: sc.Scenario, timeout_s: float) -> bool:
