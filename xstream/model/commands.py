@@ -69,13 +69,20 @@ class EnsureWorkspace(BaseModel):
     def kafka_key(self) -> str:
         return self.business_object.kafka_key
 
+    @property
+    def create_categories(self) -> dict[str, dict[str, Any]]:
+        """The metadata a new workspace is created with."""
+        return self.categories
+
 
 class UpdateWorkspace(BaseModel):
     """Bring a business object's workspace up to date after a source change.
 
     ``changed`` holds only the attributes whose source values changed: that is all that is sent
     when the workspace exists. When it does not exist yet (the first event seen for the object was
-    an update), it is created from ``name``/``categories`` like ensure_workspace would.
+    an update), it is created from ``name`` and :attr:`create_categories` like ensure_workspace
+    would. Each value is carried once (``categories`` holds the attributes that did not change), so
+    a command is never much larger than the change that caused it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -91,7 +98,7 @@ class UpdateWorkspace(BaseModel):
     name: str = Field(min_length=1, max_length=248)
     description: str = ""
     categories: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    """Complete metadata, used only when the workspace has to be created."""
+    """The attributes that did not change (not null), used only when the workspace has to be created."""
     changed: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Category name -> attribute name -> new value, for the attributes that changed (None clears)."""
     create_if_absent: bool = True
@@ -101,6 +108,16 @@ class UpdateWorkspace(BaseModel):
     @property
     def kafka_key(self) -> str:
         return self.business_object.kafka_key
+
+    @property
+    def create_categories(self) -> dict[str, dict[str, Any]]:
+        """The complete metadata a new workspace is created with: the unchanged and the changed values."""
+        merged = {category: dict(values) for category, values in self.categories.items()}
+        for category, values in self.changed.items():
+            for attribute, value in values.items():
+                if value is not None:
+                    merged.setdefault(category, {})[attribute] = value
+        return {category: values for category, values in merged.items() if values}
 
 
 WorkspaceCommand = Annotated[EnsureWorkspace | UpdateWorkspace, Field(discriminator="kind")]

@@ -161,7 +161,7 @@ class OpenTextSink:
                 DeadLetterReason.MAPPING_FAILED,
                 f"workspace type {ws_type.name!r} has no template {command.template!r}",
             )
-        categories = resolve_categories(await self._client.category_keys(template.id), command.categories)
+        categories = resolve_categories(await self._client.category_keys(template.id), command.create_categories)
         bo = command.business_object
         parent_id = command.parent_id
         if parent_id is None and command.parent_path:

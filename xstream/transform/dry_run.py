@@ -124,7 +124,7 @@ def create_body(command: EnsureWorkspace | UpdateWorkspace, catalog: OpenTextCat
     elif command.parent_path is not None:
         body["parent_id"] = "{parent_id}"
     categories: dict[str, dict[str, Any]] = {}
-    for category, values in command.categories.items():
+    for category, values in command.create_categories.items():
         for attribute, value in values.items():
             cat_id = str(catalog.category(category).id)
             categories.setdefault(cat_id, {})[catalog.attribute_key(category, attribute)] = value

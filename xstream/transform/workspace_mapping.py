@@ -165,7 +165,7 @@ def _update(event: ChangeEvent, rule: Rule, row: dict[str, Any]) -> MappingOutco
     return UpdateWorkspace(
         idempotency_key=_key(event, rule, bo, UPDATE),
         business_object=bo,
-        categories=_without_none(mapped_values(rule, row)),
+        categories=_without(_without_none(mapped_values(rule, row)), changed),
         changed=changed,
         causation=causation(event, rule),
         **_workspace_fields(rule, row),
@@ -226,3 +226,9 @@ def _key(event: ChangeEvent, rule: Rule, bo: BusinessObject, kind: str) -> str:
 
 def _without_none(values: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {c: {a: v for a, v in attrs.items() if v is not None} for c, attrs in values.items()}
+
+
+def _without(values: dict[str, dict[str, Any]], taken: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``values`` minus the attributes ``taken`` already carries (each value travels once)."""
+    rest = {c: {a: v for a, v in attrs.items() if a not in taken.get(c, {})} for c, attrs in values.items()}
+    return {c: attrs for c, attrs in rest.items() if attrs}
