@@ -2,6 +2,13 @@
 
 Each emulator's own faults module names its error kinds and one-shot actions and says what they
 look like on the wire; the settings, their validation and the CLI flag format are the same.
+
+Two moments are faulted. *Before* a call is processed (latency, hangs, errors): the server did
+nothing. *After* it acted (``lost_answer_rate``, :meth:`Faults.loses_answer`): a mutating call
+(POST/PUT/PATCH/DELETE) that succeeded (status < 400) has its effect committed, then its answer is
+lost on the wire, the "did my create go through?" case. ``lost_answer_kind`` says how:
+``reset`` (the connection is reset before any byte of the answer is written) or ``hang`` (the
+answer never comes, until the client gives up or the emulator stops; then the connection is reset).
 """
 
 from __future__ import annotations
@@ -10,7 +17,12 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-FIELDS = ("latency_ms", "error_rate", "error_kind", "retry_after_s", "hang_rate", "operations")
+FIELDS = ("latency_ms", "error_rate", "error_kind", "retry_after_s", "hang_rate", "operations",
+          "lost_answer_rate", "lost_answer_kind")
+LOST_ANSWER_KINDS = ("reset", "hang")
+"""reset: the connection is aborted (TCP RST) before the answer; hang: the answer never comes."""
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods whose answers are never lost: they change nothing, losing them is an ordinary error."""
 
 
 class FaultSpecError(ValueError):
@@ -29,6 +41,10 @@ class Faults:
     """Share of calls that never get an answer (checked before error_rate)."""
     operations: tuple[str, ...] | None = None
     """Only these operations (names as in /admin/calls) are faulted; None = all."""
+    lost_answer_rate: float = 0.0
+    """Share of successful mutating calls whose answer is lost after their effect is committed."""
+    lost_answer_kind: str = "reset"
+    """One of LOST_ANSWER_KINDS."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +54,8 @@ class Faults:
             "retry_after_s": self.retry_after_s,
             "hang_rate": self.hang_rate,
             "operations": list(self.operations) if self.operations is not None else None,
+            "lost_answer_rate": self.lost_answer_rate,
+            "lost_answer_kind": self.lost_answer_kind,
         }
 
     def applies_to(self, operation: str) -> bool:
@@ -52,6 +70,16 @@ class Faults:
 
     def should_fail(self, rng: random.Random) -> bool:
         return self.error_rate > 0 and rng.random() < self.error_rate
+
+    def loses_answer(self, rng: random.Random, operation: str, method: str, status: int, *,
+                     exempt: frozenset[str] = frozenset()) -> bool:
+        """Whether the answer of a call that was processed is lost: only mutating methods, only
+        status < 400, only the named operations; ``exempt`` operations (e.g. logins) only when named."""
+        if self.lost_answer_rate <= 0 or method.upper() in READ_METHODS or status >= 400:
+            return False
+        if self.operations is None and operation in exempt:
+            return False
+        return self.applies_to(operation) and rng.random() < self.lost_answer_rate
 
 
 def parse_faults(spec: Any, *, error_kinds: tuple[str, ...], actions: tuple[str, ...]) -> tuple[Faults, dict[str, bool]]:
@@ -82,6 +110,10 @@ def parse_faults(spec: Any, *, error_kinds: tuple[str, ...], actions: tuple[str,
         not isinstance(operations, list | tuple) or not all(isinstance(o, str) and o for o in operations)
     ):
         raise FaultSpecError("operations must be a list of operation names (see /admin/calls) or null")
+    lost_rate = _rate(spec, "lost_answer_rate")
+    lost_kind = spec.get("lost_answer_kind", "reset")
+    if lost_kind not in LOST_ANSWER_KINDS:
+        raise FaultSpecError(f"lost_answer_kind must be one of {list(LOST_ANSWER_KINDS)}")
     requested = {}
     for action in actions:
         value = spec.get(action, False)
@@ -90,13 +122,14 @@ def parse_faults(spec: Any, *, error_kinds: tuple[str, ...], actions: tuple[str,
         requested[action] = value
     faults = Faults((float(latency[0]), float(latency[1])), rate, kind,
                     None if retry_after is None else float(retry_after), hang_rate,
-                    tuple(operations) if operations is not None else None)
+                    tuple(operations) if operations is not None else None, lost_rate, str(lost_kind))
     return faults, requested
 
 
 def parse_fault_flags(spec: str, *, error_kinds: tuple[str, ...]) -> Faults:
     """One CLI flag value -> Faults, e.g. ``latency_ms=5-50,error_rate=0.1,error_kind=503,retry_after_s=2,
-    hang_rate=0.01,operations=nodes.create|versions.add``. Empty string = no faults."""
+    hang_rate=0.01,operations=nodes.create|versions.add,lost_answer_rate=0.05,lost_answer_kind=hang``.
+    Empty string = no faults."""
     fields: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, sep, value = item.partition("=")
@@ -109,7 +142,7 @@ def parse_fault_flags(spec: str, *, error_kinds: tuple[str, ...]) -> Faults:
             if name == "latency_ms":
                 low, _, high = value.partition("-")
                 fields[name] = [float(low), float(high or low)]
-            elif name in ("error_rate", "hang_rate", "retry_after_s"):
+            elif name in ("error_rate", "hang_rate", "retry_after_s", "lost_answer_rate"):
                 fields[name] = float(value)
             elif name == "operations":
                 fields[name] = [op for op in value.split("|") if op]

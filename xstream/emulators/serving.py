@@ -1,12 +1,19 @@
-"""What the emulators' aiohttp sides share: serving an app on a real socket, and a call that never answers.
+"""What the emulators' aiohttp sides share: serving an app on a real socket, a call that never answers
+and an answer that is lost.
 
 A hanging call (fault injection ``hang_rate``) waits until its client gives up or the emulator
-stops, so a test of client timeouts never keeps an emulator from shutting down.
+stops, so a test of client timeouts never keeps an emulator from shutting down. A lost answer
+(``lost_answer_rate``, after the call's effect is committed) resets the connection before any byte
+of the answer is written (kind ``reset``), or first hangs (kind ``hang``); the middleware then
+returns the answer as usual and aiohttp, finding the transport closed, drops it without a log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import struct
 
 from aiohttp import web
 
@@ -32,6 +39,26 @@ async def hang(request: web.Request) -> None:
             await asyncio.wait_for(stopping.wait(), HANG_POLL_S)
         except TimeoutError:
             pass
+
+
+async def lose_answer(request: web.Request, kind: str) -> None:
+    """The answer of ``request`` is never sent: ``hang`` first waits like :func:`hang`; then (for
+    ``reset`` at once) the connection is reset."""
+    if kind == "hang":
+        await hang(request)
+    reset_connection(request)
+
+
+def reset_connection(request: web.Request) -> None:
+    """Abort the request's connection with a TCP RST (SO_LINGER 0), dropping anything unsent."""
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:

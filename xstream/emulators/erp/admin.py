@@ -12,7 +12,9 @@
                                                "approved"|"rejected", "comment", "by"}`` (by default
                                                "erp-user") -> the approval; 404 not_found, 422
                                                invalid_field, 409 already_decided when not pending
-    GET   /admin/faults, POST /admin/faults    fault injection (see ``faults``), one-shot ``expire_tokens``
+    GET   /admin/faults, POST /admin/faults    fault injection (see ``faults``), one-shot ``expire_tokens``;
+                                               the answer adds ``injected`` (faults before a call) and
+                                               ``lost_answers`` (calls that acted, answer then lost)
     POST  /admin/reset                         back to the seed
 
 Admin calls are not counted and never faulted; records made here go through the change log like
@@ -84,7 +86,8 @@ def add_admin_routes(app: web.Application, state: ErpState) -> None:
         return json_response({"reset": True})
 
     async def get_faults(request: web.Request) -> web.Response:
-        return json_response(state.faults.as_json() | {"injected": state.injected_faults})
+        return json_response(state.faults.as_json() | {"injected": state.injected_faults,
+                                                       "lost_answers": state.lost_answers})
 
     async def set_faults(request: web.Request) -> web.Response:
         try:
@@ -95,6 +98,7 @@ def add_admin_routes(app: web.Application, state: ErpState) -> None:
         if actions["expire_tokens"]:
             state.auth.expire_tokens()
         return json_response(faults.as_json() | {"injected": state.injected_faults,
+                                                 "lost_answers": state.lost_answers,
                                                  "expired_tokens": actions["expire_tokens"]})
 
     r = app.router

@@ -5,8 +5,10 @@ One middleware does what every real call goes through, in order: count the call 
 inject configured errors or hangs (before any effect), check the credentials, then for POST/PATCH
 read the JSON body and apply the Idempotency-Key rules (:mod:`.idempotency`: replay with
 ``Idempotent-Replayed: true``, 422 for another body, 409 while in flight), spend the configured
-latency (the work takes time while the key is claimed), run the handler and turn
-:class:`ApiError` into ``{"error": {"code", "message"}}``.
+latency (the work takes time while the key is claimed), run the handler, turn
+:class:`ApiError` into ``{"error": {"code", "message"}}`` and, last, maybe lose the answer of a
+successful mutating call (fault ``lost_answer_rate``): the change is in the change log and its
+answer stored under its Idempotency-Key, then the client sees a reset connection or no answer.
 """
 
 from __future__ import annotations
@@ -26,13 +28,15 @@ from xstream.emulators.erp.idempotency import StoredAnswer, fingerprint, parse_k
 from xstream.emulators.erp.model import ApiError
 from xstream.emulators.erp.state import ErpState
 from xstream.emulators.erp.web_common import BODY, CONFIG, STATE, error_response, read_json
-from xstream.emulators.serving import hang, release_hangs_on_shutdown
+from xstream.emulators.serving import hang, lose_answer, release_hangs_on_shutdown
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 KEYED_OPERATIONS = frozenset({"records.create", "records.patch", "approvals.create"})
 PUBLIC_OPERATIONS = frozenset({"oauth.token"})
+NEVER_LOST = PUBLIC_OPERATIONS
+"""Token calls create nothing a user would count: their answers are lost only when named in ``operations``."""
 REPLAYED_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("ETag", "Location")
 IN_FLIGHT_RETRY_AFTER = "1"
@@ -73,12 +77,26 @@ def _api_middleware(state: ErpState, config: ErpEmulatorConfig) -> Middleware:
                 state.auth.check(request.headers.get("Authorization"))
             if operation not in KEYED_OPERATIONS:
                 await _work(state)
-                return await _run(handler, request, operation)
-            return await _keyed(state, config, handler, request, operation)
+                response = await _run(handler, request, operation)
+            else:
+                response = await _keyed(state, config, handler, request, operation)
         except ApiError as exc:
             return error_response(exc)
+        await _maybe_lose_answer(state, request, operation, response)
+        return response
 
     return middleware
+
+
+async def _maybe_lose_answer(state: ErpState, request: web.Request, operation: str,
+                             response: web.StreamResponse) -> None:
+    """Lose the answer of a call that acted (a replay from the Idempotency-Key store did not act)."""
+    if response.headers.get(REPLAYED_HEADER) == "true":
+        return
+    faults = state.faults
+    if faults.loses_answer(state.rng, operation, request.method, response.status, exempt=NEVER_LOST):
+        state.lost_answers += 1
+        await lose_answer(request, faults.lost_answer_kind)
 
 
 async def _keyed(state: ErpState, config: ErpEmulatorConfig, handler: Handler, request: web.Request,

@@ -7,6 +7,16 @@ the time the work itself takes: it is spent *after* a call's Idempotency-Key has
 second request with the same key meanwhile sees 409 (still in flight). ``expire_tokens`` is an
 action, not a setting: it invalidates every issued OAuth2 token once.
 
+Lost answers are the fault *after* a side effect, the "did my create go through?" case: with
+``lost_answer_rate`` a successful (status < 400) mutating call (POST/PATCH) runs, its change is in
+the change log (``/admin/changes``) and its answer is stored under its Idempotency-Key, then the
+answer is lost: ``lost_answer_kind`` ``reset`` aborts the connection (TCP RST) before any byte of
+it, ``hang`` never answers, like a hang, then resets. A retry with the same key is answered from
+the store (``Idempotent-Replayed: true``) and that replay, which did nothing, is never lost; a
+retry without a key runs again (a second record). The token call (``oauth.token``) is exempt
+unless named in ``operations``. Lost answers are counted apart from the injected faults
+(``lost_answers`` in ``/admin/faults``).
+
 Settings come from ``ErpEmulatorConfig.faults`` (initial value, also restored by ``/admin/reset``),
 from ``POST /admin/faults`` (JSON, see :func:`parse_faults`) or from one CLI flag string (see
 :func:`parse_fault_flags`).

@@ -42,6 +42,8 @@ class ErpState:
         self.faults: Faults = self.config.faults
         self.rng = random.Random(0)  # noqa: S311 - fault injection, not security
         self.injected_faults = 0
+        self.lost_answers = 0
+        """Calls whose effect was committed and whose answer was then lost (fault ``lost_answer_rate``)."""
         for entity, rows in self.config.seed.items():
             for row in rows:
                 self.records.create(entity, row, changed_by=SEED_USER, op="r")

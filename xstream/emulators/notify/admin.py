@@ -3,7 +3,8 @@
     GET   /admin/messages[?channel=..&format=slack|teams]  {"messages": [...], "count": n}, oldest first
     GET   /admin/state                                    channels (webhook paths, message counts), totals
     GET   /admin/calls                                    webhook calls by operation, plus ``state_changing``
-    GET   /admin/faults, POST /admin/faults               fault injection (see ``faults``)
+    GET   /admin/faults, POST /admin/faults               fault injection (see ``faults``), plus ``injected``
+                                                          and ``lost_answers`` (messages recorded, answer lost)
     POST  /admin/reset                                    no messages, no counts, the initial faults
 
 A message is ``{"seq", "channel", "format", "payload", "text", "headers", "received_at", "run_id"}``
@@ -46,7 +47,8 @@ def add_admin_routes(app: web.Application, state: NotifyState) -> None:
         return json_response({"reset": True})
 
     async def get_faults(request: web.Request) -> web.Response:
-        return json_response(state.faults.as_json() | {"injected": state.injected_faults})
+        return json_response(state.faults.as_json() | {"injected": state.injected_faults,
+                                                       "lost_answers": state.lost_answers})
 
     async def set_faults(request: web.Request) -> web.Response:
         try:
@@ -54,7 +56,8 @@ def add_admin_routes(app: web.Application, state: NotifyState) -> None:
         except (orjson.JSONDecodeError, FaultSpecError) as exc:
             return error_response(WebhookError(400, "invalid_faults", str(exc)), None)
         state.faults = faults
-        return json_response(faults.as_json() | {"injected": state.injected_faults})
+        return json_response(faults.as_json() | {"injected": state.injected_faults,
+                                                 "lost_answers": state.lost_answers})
 
     r = app.router
     r.add_get("/admin/messages", get_messages, name="admin.messages")

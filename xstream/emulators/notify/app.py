@@ -3,8 +3,10 @@ admin API at ``/admin``.
 
 One middleware does what every webhook call goes through, in order: count the call by operation,
 answer unknown URLs and methods as the service would, inject configured errors or hangs (before
-any effect: nothing is recorded), spend the configured latency, run the handler and turn
-:class:`WebhookError` into the service's answer (Slack plain text, Teams ``{"error"}`` JSON).
+any effect: nothing is recorded), spend the configured latency, run the handler, turn
+:class:`WebhookError` into the service's answer (Slack plain text, Teams ``{"error"}`` JSON) and,
+last, maybe lose the answer of an accepted message (fault ``lost_answer_rate``: the message is
+recorded, the client sees a reset connection or no answer).
 There is no Idempotency-Key handling: neither service has any.
 """
 
@@ -24,7 +26,7 @@ from xstream.emulators.notify.config import NotifyEmulatorConfig
 from xstream.emulators.notify.model import Format, Refusal, WebhookError, refusal
 from xstream.emulators.notify.state import NotifyState
 from xstream.emulators.notify.web_common import CONFIG, STATE, error_response, format_of
-from xstream.emulators.serving import hang, release_hangs_on_shutdown
+from xstream.emulators.serving import hang, lose_answer, release_hangs_on_shutdown
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,12 @@ def _webhook_middleware(state: NotifyState) -> Middleware:
             delay = state.faults.delay_s(state.rng)
             if delay:
                 await asyncio.sleep(delay)
-            return await handler(request)
+            response = await handler(request)
+            faults = state.faults
+            if faults.loses_answer(state.rng, operation, request.method, response.status):
+                state.lost_answers += 1
+                await lose_answer(request, faults.lost_answer_kind)
+            return response
         except WebhookError as exc:
             return error_response(exc, fmt)
         except web.HTTPException:

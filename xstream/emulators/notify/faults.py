@@ -8,6 +8,13 @@ the only way to post a message exactly once). Each service words the error its o
 ServiceUnavailable, TooManyRequests). A hang never answers until the client gives up or the
 emulator stops. Latency is spent before the message is recorded. No one-shot actions.
 
+Lost answers are the fault *after* a side effect, the "did my message go through?" case: with
+``lost_answer_rate`` an accepted message (status < 400) is recorded, then its answer is lost:
+``lost_answer_kind`` ``reset`` aborts the connection (TCP RST) before any byte of it, ``hang`` never
+answers, like a hang, then resets. A sender that retries posts the message twice, as with the real
+services. Refused posts are never lost. Lost answers are counted apart from the injected faults
+(``lost_answers`` in ``/admin/faults`` and ``/admin/state``).
+
 Settings come from ``NotifyEmulatorConfig.faults`` (initial value, also restored by
 ``/admin/reset``), from ``POST /admin/faults`` (JSON, see :func:`parse_faults`) or from one CLI flag
 string (see :func:`parse_fault_flags`).

@@ -58,6 +58,8 @@ class NotifyState:
         self.faults: Faults = self.config.faults
         self.rng = random.Random(0)  # noqa: S311 - fault injection, not security
         self.injected_faults = 0
+        self.lost_answers = 0
+        """Messages recorded whose answer was then lost (fault ``lost_answer_rate``)."""
 
     def verify(self, channel: str, token: str) -> Refusal | None:
         """Why a webhook URL is refused, or None when it names a channel with its token."""
@@ -95,6 +97,7 @@ class NotifyState:
                          for name, token in sorted(self.config.channels.items())},
             "messages": len(self.messages),
             "injected_faults": self.injected_faults,
+            "lost_answers": self.lost_answers,
         }
 
     def _now(self) -> str:

@@ -3,7 +3,9 @@
 GET /admin/state (workspaces, folders, documents with version hashes, workflows, counts),
 GET /admin/calls (API calls by operation), POST /admin/reset (back to the seed, the configured
 hooks and an empty delivery log), GET|POST /admin/faults (latency, errors, hangs, Retry-After,
-operations filter; one-shot ``expire_tickets`` / ``expire_tokens``), GET /admin/audit (every audit
+operations filter, lost answers; one-shot ``expire_tickets`` / ``expire_tokens``; the answer adds
+``injected``, the faults injected before a call, and ``lost_answers``, the calls whose effect was
+saved and whose answer was then lost), GET /admin/audit (every audit
 event, deleted nodes too), POST /admin/workflows/{process_id}/advance|complete|stop (``reject`` =
 ``stop``): move a process on (finishing it fires ``workflow.finished``).
 Server-side event hooks (``hooks``): POST /admin/hooks ``{"url", "secret", "events": [...]}``
@@ -54,7 +56,8 @@ def add_admin_routes(app: web.Application, state: OpenTextState) -> None:
         return web.json_response({"deleted": await app[HOOKS].remove_all()})
 
     async def get_faults(request: web.Request) -> web.Response:
-        return web.json_response(state.faults.as_json() | {"injected": state.injected_faults})
+        return web.json_response(state.faults.as_json() | {"injected": state.injected_faults,
+                                                           "lost_answers": state.lost_answers})
 
     async def set_faults(request: web.Request) -> web.Response:
         try:
@@ -68,6 +71,7 @@ def add_admin_routes(app: web.Application, state: OpenTextState) -> None:
         if actions["expire_tokens"]:
             state.expire_otds_tokens()
         return web.json_response(faults.as_json() | {"injected": state.injected_faults,
+                                                     "lost_answers": state.lost_answers,
                                                      "expired_tickets": actions["expire_tickets"],
                                                      "expired_tokens": actions["expire_tokens"]})
 

@@ -5,7 +5,9 @@ server-side event hooks, ``hook_sender``: started with the app, cancelled when i
 One middleware does what every real call goes through, in order: count the call by operation,
 inject configured faults (before any effect: latency, hang, error), check the ticket or bearer
 token, run the handler, turn :class:`ApiError` into ``{"error": ...}``, return a refreshed
-``OTCSTicket`` header and, with a database, save what the call changed. Handlers (``routes_*``)
+``OTCSTicket`` header, with a database save what the call changed and, last, maybe lose the answer
+of a successful mutating call (fault ``lost_answer_rate``: the effect is saved, the client sees a
+reset connection or no answer at all). Handlers (``routes_*``)
 only read parameters, call the pure state modules and render the pure views.
 """
 
@@ -33,11 +35,14 @@ from xstream.emulators.opentext.model import ApiError
 from xstream.emulators.opentext.state import OpenTextState
 from xstream.emulators.opentext.tickets import Session
 from xstream.emulators.opentext.web_common import CONFIG, HOOKS, SESSION, STATE, error
-from xstream.emulators.serving import hang, release_hangs_on_shutdown
+from xstream.emulators.serving import hang, lose_answer, release_hangs_on_shutdown
 
 log = logging.getLogger(__name__)
 
 PUBLIC_OPERATIONS = frozenset({"ping", "serverinfo", "auth.login", "otds.token"})
+AUTH_OPERATIONS = frozenset({"auth.login", "auth.logout", "otds.token"})
+"""Mutating in HTTP terms but creating nothing a user would count: their answers are lost only when
+named in the ``operations`` filter."""
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HTML_ERROR = ("<html><head><title>Content Server Error</title></head><body><h1>Error Processing Request</h1>"
               "<p>Content Server Client Error. Please try again.</p></body></html>")
@@ -111,6 +116,10 @@ def _api_middleware(state: OpenTextState, base_path: str) -> Middleware:
                 state.flush()
         if session is not None and response.status != 401 and state.tickets.is_open(session):
             response.headers["OTCSTicket"] = state.tickets.issue(session)
+        faults = state.faults
+        if faults.loses_answer(state.rng, operation, request.method, response.status, exempt=AUTH_OPERATIONS):
+            state.lost_answers += 1
+            await lose_answer(request, faults.lost_answer_kind)
         return response
 
     return middleware

@@ -1,9 +1,17 @@
 """Fault injection of the OpenText emulator: its error kinds and actions (settings in emulators/faults.py).
 
-Faults are decided *before* a call is processed: an injected error or hang means the server did
-nothing, so a retry is always safe. (Faults after a side effect, the "did my create go through?"
-case, are a later extension.) A hang never answers: the request waits until the client gives up
-(closes the connection) or the emulator stops. ``expire_tickets`` and ``expire_tokens`` are
+Latency, errors and hangs are decided *before* a call is processed: an injected error or hang means
+the server did nothing, so a retry is always safe. A hang never answers: the request waits until
+the client gives up (closes the connection) or the emulator stops.
+
+Lost answers are the fault *after* a side effect, the "did my create go through?" case: with
+``lost_answer_rate`` a successful (status < 400) mutating call (POST/PUT/PATCH/DELETE) runs, its
+change is saved (``state.flush()``, uploads fully stored), then its answer is lost:
+``lost_answer_kind`` ``reset`` aborts the connection (TCP RST) before any byte of the answer, the
+client sees a reset / disconnected server; ``hang`` never answers, like a hang, then resets. The
+login (``auth.login``), logout (``auth.logout``) and OTDS token (``otds.token``) calls are exempt
+unless named in ``operations``. Lost answers are counted apart from the injected faults
+(``lost_answers`` in ``/admin/faults``). ``expire_tickets`` and ``expire_tokens`` are
 actions, not settings: they end every OTCS session / invalidate every OTDS access token once.
 
 Settings come from ``OpenTextEmulatorConfig.faults`` (initial value, also restored by

@@ -140,6 +140,8 @@ class OpenTextState:
         self.faults = self.initial_faults
         self.rng = random.Random(0)
         self.injected_faults = 0
+        self.lost_answers = 0
+        """Calls whose effect was committed and whose answer was then lost (fault ``lost_answer_rate``)."""
         self.bearer_tokens: dict[str, str] = {}
         """OAuth bearer tokens the server accepts instead of a ticket: token -> username."""
         self.bearer_expiry: dict[str, float] = {}
