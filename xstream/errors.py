@@ -41,6 +41,8 @@ class DeadLetterReason(StrEnum):
     INVALID_COMMAND = "invalid_command"
     REJECTED_BY_TARGET = "rejected_by_target"
     RETRIES_EXHAUSTED = "retries_exhausted"
+    WRONG_TYPE = "wrong_type"
+    """A mapped value that does not fit its attribute's type (an object for a name, text for an integer)."""
 
 
 class XStreamError(Exception):

@@ -78,3 +78,16 @@ def test_a_delete_marks_the_workspace_and_a_false_condition_skips() -> None:
     assert deleted.command.changed == {"Customer": {"Status": "deleted"}}
     cpd = run(None, orjson.dumps({"op": "c", "after": {**row, "account_group": "CPD"}, "source": {"table": "customers"}}))
     assert isinstance(cpd, Skip) and cpd.why.startswith("condition") and not cpd.echo
+
+
+def test_a_wrong_typed_row_is_dead_lettered_as_wrong_type() -> None:
+    row = {**scenario.build().customers["0000100000"], "name": {"first": "Ada", "last": "Lovelace"}}
+    outcome = run(None, orjson.dumps({"op": "c", "after": row, "source": {"table": "customers"}}))
+    assert isinstance(outcome, Reject) and outcome.reason is DeadLetterReason.WRONG_TYPE and outcome.stage == "map"
+    assert outcome.detail == ("rule erp-customers: Customer.Customer Name (field 'name'): expected string, "
+                              'found object {"first":"Ada","last":"Lovelace"}')
+    assert "{'first'" not in outcome.detail
+    owner = {**scenario.build().customers["0000100000"], "owner": ["j.doe", "m.rossi"]}
+    outcome = run(None, orjson.dumps({"op": "c", "after": owner, "source": {"table": "customers"}}))
+    assert isinstance(outcome, Reject) and outcome.reason is DeadLetterReason.WRONG_TYPE
+    assert "Customer.Owner (field 'owner'): expected user" in outcome.detail

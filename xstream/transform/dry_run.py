@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from xstream.errors import MappingError
+from xstream.errors import DeadLetterReason, MappingError
 from xstream.model.commands import EnsureWorkspace, UpdateWorkspace
 from xstream.model.record import RecordRef
 from xstream.pipeline import Reject, Skip, process_cdc
@@ -27,6 +27,8 @@ MAX_BYTES = 10 * 1024 * 1024
 WORKSPACES = "/api/v2/businessworkspaces"
 FORM = "Content-Type: application/x-www-form-urlencoded; one form field `body` holding this JSON:"
 _OPS = {"c": "create", "u": "update", "d": "delete", "r": "snapshot read"}
+WRONG_TYPE_HINT = ("   no command is built: the value does not fit the attribute's type (README \"Attribute types\"); "
+                   "fix the record, or the attribute's type in the rule if the record is right")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ def explain(rules: RuleSet, topic: str, key: bytes | None, value: bytes | None,
     outcome = process_cdc(key, value, record, rules, max_bytes=MAX_BYTES)
     if isinstance(outcome, Reject):
         out.append(f"dead letter ({outcome.stage}): {outcome.reason.value}: {outcome.detail}")
+        if outcome.reason is DeadLetterReason.WRONG_TYPE:
+            out.append(WRONG_TYPE_HINT)
         return DryRun(_text(out), ok=False)
     if isinstance(outcome, Skip):
         out.append(f"no command: {outcome.why}")
@@ -61,6 +65,7 @@ def explain(rules: RuleSet, topic: str, key: bytes | None, value: bytes | None,
         f"event: op {event.op.value} ({_OPS[event.op.value]}), entity {event.entity}, position {event.position}, "
         f"key {_json(event.key)}",
         f"rule: {rule.name if rule else '?'}",
+        *([f"types: {declared_types(rule)}"] if rule is not None else []),
         f"command: {command.kind} for {command.kafka_key} (idempotency key {command.idempotency_key})",
         _json(command.model_dump(mode="json"), indent=True),
         "",
@@ -74,6 +79,17 @@ def explain(rules: RuleSet, topic: str, key: bytes | None, value: bytes | None,
     if rule is not None and rule.link_back is not None and event.op.value != "d":
         out += ["", *_link_back(rule, command)]
     return DryRun(_text(out), ok=True)
+
+
+def declared_types(rule: Rule) -> str:
+    """The attribute types values were checked against, e.g. ``Customer.Owner user; every other attribute
+    string``: a dry-run shows why a value was accepted (or converted) as it was."""
+    typed = [f"{category}.{attr} {spec.value_type.name}" for category, attrs in rule.categories.items()
+             for attr, spec in attrs.items() if spec.value_type.name != "string"]
+    total = sum(len(attrs) for attrs in rule.categories.values())
+    if total > len(typed):
+        typed.append(f"every {'other ' if typed else ''}attribute string")
+    return "; ".join(typed) or "no attributes"
 
 
 def opentext_requests(command: EnsureWorkspace | UpdateWorkspace, catalog: OpenTextCatalog) -> list[str]:

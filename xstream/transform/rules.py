@@ -2,10 +2,13 @@
 
 Parsed and validated once at start. A mistake is reported with the file, line and field path, so
 the operator fixes the YAML instead of reading a stack trace. Attribute values are either a field
-name (``Owner: owner``) or a spec with ``field``/``value``/``template``, a value ``map`` and a
-``default``. Per rule also: ``when`` (a declarative condition, never code), ``on_delete`` (set a
-status, or ignore; a workspace is never deleted), ``link_back`` (write the workspace link back
-into the source record) and ``echo`` (how the CDC echo of that write is recognised).
+name (``Owner: owner``) or a spec with ``field``/``value``/``template``, a value ``map``, a
+``default`` and the attribute's ``type`` (:mod:`.value_types`; ``string`` unless given, with
+``max_length``, ``multi_value`` and, for dates, ``epoch``), so that a wrong-typed row is refused
+before a command is built and a constant that cannot fit its type is refused here, at start. Per
+rule also: ``when`` (a declarative condition, never code), ``on_delete`` (set a status, or ignore;
+a workspace is never deleted), ``link_back`` (write the workspace link back into the source
+record) and ``echo`` (how the CDC echo of that write is recognised).
 Several files make one rule set (:func:`parse_rule_sources`); rule names and (topic, entity)
 pairs must be unique across all of them.
 """
@@ -20,6 +23,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xstream.errors import ConfigError
+from xstream.transform.value_types import (
+    EPOCH_UNITS,
+    TYPE_NAMES,
+    AttributeType,
+    EpochUnit,
+    ValueType,
+    WrongType,
+    is_scalar,
+)
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 LINK_BACK_PLACEHOLDERS = ("bo_id", "bo_type", "ext_system_id", "workspace_id", "workspace_url")
@@ -42,6 +54,28 @@ class ValueSpec(_Strict):
     map: dict[str, Any] | None = None
     """Source value (as text) -> target value; unmapped values fall back to ``default`` or pass through."""
     default: Any = None
+    type: AttributeType = "string"
+    """What the attribute holds; every mapped value is checked (and losslessly coerced) against it."""
+    max_length: int | None = Field(default=None, ge=1)
+    """string, user: a longer value is refused (never cut)."""
+    multi_value: bool = False
+    """A multi-value attribute: a list of values of ``type``."""
+    epoch: EpochUnit | None = None
+    """date: what an integer source value counts since 1970-01-01 (days, the default, ms or us)."""
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _known_type(cls, raw: Any) -> Any:
+        if raw not in TYPE_NAMES:
+            raise ValueError(f"unknown type {raw!r}; use one of {', '.join(TYPE_NAMES)}")
+        return raw
+
+    @field_validator("epoch", mode="before")
+    @classmethod
+    def _known_epoch(cls, raw: Any) -> Any:
+        if raw is not None and raw not in EPOCH_UNITS:
+            raise ValueError(f"unknown epoch unit {raw!r}; use one of {', '.join(EPOCH_UNITS)}")
+        return raw
 
     @model_validator(mode="after")
     def _one_source(self) -> ValueSpec:
@@ -51,6 +85,26 @@ class ValueSpec(_Strict):
         if not given and self.default is None:
             raise ValueError("give one of field, value, template or default")
         return self
+
+    @model_validator(mode="after")
+    def _constants_fit_the_type(self) -> ValueSpec:
+        if self.max_length is not None and self.type not in ("string", "user"):
+            raise ValueError(f"max_length applies to type string or user, not {self.type}")
+        if self.epoch is not None and self.type != "date":
+            raise ValueError(f"epoch applies to type date, not {self.type}")
+        item = ValueType(self.type, self.max_length, epoch=self.epoch or "days")
+        checks = [("value", self.value_type, self.value), ("default", self.value_type, self.default)]
+        checks += [(f"map {k!r}", item, v) for k, v in (self.map or {}).items()]
+        for what, expected, constant in checks:
+            try:
+                expected.coerce(constant)
+            except WrongType as exc:
+                raise ValueError(f"{what}: {exc}") from None
+        return self
+
+    @property
+    def value_type(self) -> ValueType:
+        return ValueType(self.type, self.max_length, self.multi_value, self.epoch or "days")
 
 
 def _as_spec(raw: Any) -> Any:
@@ -124,6 +178,11 @@ class OnDelete(_Strict):
         empty = [c for c, attrs in (self.set or {}).items() if not attrs]
         if empty:
             raise ValueError(f"on_delete.set: category {empty[0]!r} sets no attribute")
+        for category, attrs in (self.set or {}).items():
+            for attr, value in attrs.items():
+                items = value if isinstance(value, list) else [value]
+                if not all(is_scalar(item) for item in items):
+                    raise ValueError(f"on_delete.set: {category}.{attr} is set to an object; give a value")
         return self
 
 
@@ -231,6 +290,19 @@ class Rule(_Strict):
         if isinstance(raw, str):
             raise ValueError("on_delete is either 'ignore' or {set: {Category: {Attribute: value}}}")
         return raw
+
+    @model_validator(mode="after")
+    def _delete_values_fit(self) -> Rule:
+        for category, attrs in (self.delete_action or {}).items():
+            for attr, value in attrs.items():
+                spec = self.categories.get(category, {}).get(attr)
+                try:
+                    if spec is not None:
+                        spec.value_type.coerce(value)
+                except WrongType as exc:
+                    given = "on_delete" if self.on_delete is not None else "the default on_delete (give on_delete)"
+                    raise ValueError(f"{given} sets {category}.{attr} to {value!r}: {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _echo_needs_something(self) -> Rule:

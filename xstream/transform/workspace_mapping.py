@@ -8,6 +8,12 @@
   workspace, and never a workspace created just to be marked deleted), or nothing.
 
 A ``when`` that does not hold means no command. "No command" is a :class:`NoCommand` with the reason.
+
+Every value is checked before a command is built: a ``{field}`` placeholder (name, description,
+parent_path, bo_id, attribute templates) takes only text, numbers and booleans, and each attribute
+value must fit its declared type (:mod:`.value_types`). A misfit is a MappingError ``wrong_type``
+naming the rule, the attribute or template, the field, the expected type and (a bounded preview of)
+what was found: a malformed row is dead-lettered, never turned into ``{'first': ...}``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from xstream.model.business import BusinessObject
 from xstream.model.change import ChangeEvent, Op
 from xstream.model.commands import Causation, EnsureWorkspace, UpdateWorkspace, idempotency_key
 from xstream.transform.rules import PLACEHOLDER, Rule, ValueSpec, as_text
+from xstream.transform.value_types import WrongType, template_text
 
 ENSURE, UPDATE = "ensure_workspace", "update_workspace"
 DELETE_KIND = "update_workspace:on_delete"
@@ -49,29 +56,48 @@ UNKNOWN: Any = _Unknown()
 
 
 def render(template: str, row: dict[str, Any], *, what: str) -> str:
-    """Fill ``{field}`` placeholders from the row; a missing or null field is a mapping error, not ''."""
+    """Fill ``{field}`` placeholders from the row; a missing or null field is a mapping error, not '', and
+    an object or array is one too (``wrong_type``), not its Python repr."""
 
     def one(match: Any) -> str:
         field = match.group(1)
-        if row.get(field) is None:
+        value = row.get(field)
+        if value is None:
             raise MappingError(DeadLetterReason.MISSING_FIELD, f"{what}: field {field!r} is missing or null")
-        return str(row[field])
+        try:
+            return template_text(value)
+        except WrongType as exc:
+            raise MappingError(DeadLetterReason.WRONG_TYPE, f"{what}: field {field!r}: {exc}") from None
 
     return PLACEHOLDER.sub(one, template)
 
 
 def attribute_value(spec: ValueSpec, row: dict[str, Any], *, what: str) -> Any:
-    if spec.value is not None:
-        raw = spec.value
-    elif spec.template is not None:
-        raw = render(spec.template, row, what=what)
-    elif spec.field is not None:
-        raw = row.get(spec.field)
-    else:
-        raw = None
-    if raw is not None and spec.map is not None:
-        raw = spec.map.get(as_text(raw), spec.default if spec.default is not None else raw)
-    return spec.default if raw is None else raw
+    """The attribute's value for a row, mapped, defaulted and coerced to its declared type (None: no value)."""
+    expected = spec.value_type
+    try:
+        if spec.value is not None:
+            raw = spec.value
+        elif spec.template is not None:
+            raw = render(spec.template, row, what=what)
+        elif spec.field is not None:
+            raw = row.get(spec.field)
+            expected.check_source(raw)  # before a value map or a default can hide an object
+        else:
+            raw = None
+        if raw is not None and spec.map is not None:  # a multi-value attribute maps each item
+            raw = [_mapped(spec.map, spec.default, v) for v in raw] if isinstance(raw, list) \
+                else _mapped(spec.map, spec.default, raw)
+        return expected.coerce(spec.default if raw is None else raw)
+    except WrongType as exc:
+        source = f" (field {spec.field!r})" if spec.field is not None else \
+            f" (template {spec.template!r})" if spec.template is not None else ""
+        raise MappingError(DeadLetterReason.WRONG_TYPE, f"{what}{source}: {exc}") from None
+
+
+def _mapped(mapping: dict[str, Any], default: Any, raw: Any) -> Any:
+    """A value map: by the value's text; an unmapped value falls back to the default, else passes through."""
+    return mapping.get(as_text(raw), default if default is not None else raw)
 
 
 def mapped_values(rule: Rule, row: dict[str, Any], *, lenient: bool = False) -> dict[str, dict[str, Any]]:
@@ -134,11 +160,11 @@ def map_to_workspace(event: ChangeEvent, rule: Rule) -> EnsureWorkspace | Update
 
 def business_object(rule: Rule, row: dict[str, Any]) -> BusinessObject:
     spec = rule.business_object
-    return BusinessObject(
-        ext_system_id=spec.ext_system_id,
-        bo_type=spec.bo_type,
-        bo_id=render(spec.bo_id, row, what=f"rule {rule.name}: business_object.bo_id"),
-    )
+    what = f"rule {rule.name}: business_object.bo_id"
+    bo_id = render(spec.bo_id, row, what=what)
+    if not bo_id.strip():  # blank text identifies nothing: as missing as null
+        raise MappingError(DeadLetterReason.MISSING_FIELD, f"{what}: {spec.bo_id!r} is blank for this row")
+    return BusinessObject(ext_system_id=spec.ext_system_id, bo_type=spec.bo_type, bo_id=bo_id)
 
 
 def causation(event: ChangeEvent, rule: Rule) -> Causation:
@@ -176,7 +202,7 @@ def _on_delete(event: ChangeEvent, rule: Rule) -> MappingOutcome:
     row = {**event.key, **(event.before or {})}  # REPLICA IDENTITY DEFAULT: the old row may be just the key
     if rule.when is not None and not rule.when.holds(row):
         return NoCommand(f"condition: rule {rule.name} does not apply to this row (when)")
-    action = rule.delete_action
+    action = delete_values(rule)
     if action is None:
         return NoCommand(f"d ignored by rule {rule.name} (on_delete: ignore)")
     bo = business_object(rule, row)
@@ -191,6 +217,17 @@ def _on_delete(event: ChangeEvent, rule: Rule) -> MappingOutcome:
         causation=causation(event, rule),
         **fields,
     )
+
+
+def delete_values(rule: Rule) -> dict[str, dict[str, Any]] | None:
+    """What a source delete sets, each value as its attribute's type takes it (checked when the rules loaded)."""
+    action = rule.delete_action
+    if action is None:
+        return None
+    specs = rule.categories
+    return {category: {attr: specs[category][attr].value_type.coerce(value)
+                       if attr in specs.get(category, {}) else value for attr, value in attrs.items()}
+            for category, attrs in action.items()}
 
 
 def _workspace_fields(rule: Rule, row: dict[str, Any], *, lenient: bool = False) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 
 from tests.unit.clients.support import admin
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient, WorkspaceCreateRequest
-from xstream.errors import EditConflict, MappingError
+from xstream.errors import DeadLetterReason, EditConflict, MappingError
 
 ENTERPRISE = 2000
 
@@ -96,3 +96,27 @@ async def test_metadata_tokens_lock_optimistically(client: OpenTextClient, works
     assert "Two" in (await client.get_categories(workspace)).values()
     with pytest.raises(ValueError, match="by name"):
         await client.update_categories(workspace, {"Customer": {}, "Document": {}}, metadata_token=fresh)
+
+
+async def test_a_value_the_emulator_metadata_refuses_is_wrong_type_and_nothing_is_written(
+        client: OpenTextClient, workspace: int, emulator) -> None:
+    folder = await client.create_folder(ENTERPRISE, "Typed")
+    await client.update_categories(folder, {"Document": {"Document Date": "2025-03-01"}})
+    before = await admin(emulator, "GET", "calls")
+    for wrong in ("next Tuesday", {"date": "2025-03-01"}, 20148):
+        with pytest.raises(MappingError) as caught:
+            await client.update_categories(folder, {"Document": {"Status": "Final", "Document Date": wrong}})
+        assert caught.value.reason is DeadLetterReason.WRONG_TYPE
+        assert "OpenText says Document.Document Date" in caught.value.detail and "is Date" in caught.value.detail
+    with pytest.raises(MappingError, match="is String: it cannot take object"):
+        await client.update_categories(workspace, {"Customer": {"Customer Name": {"first": "Ada"}}})
+    assert (await admin(emulator, "GET", "calls")).get("categories.update", 0) == before.get("categories.update", 0)
+    await client.update_categories(workspace, {"Document": {"Document Type": "Contract"}})
+    before = await admin(emulator, "GET", "calls")
+    with pytest.raises(MappingError, match="Document Date"):  # the first category is fine, the second is not
+        await client.update_categories(workspace, {"Customer": {"Status": "New"},
+                                                   "Document": {"Document Date": "soon"}})
+    after = await admin(emulator, "GET", "calls")
+    assert after.get("categories.update", 0) == before.get("categories.update", 0)
+    assert "Final" not in (await client.get_categories(folder)).values()  # nothing of a refused update written
+    assert "New" not in (await client.get_categories(workspace)).values()

@@ -9,8 +9,9 @@ from xstream.clients.opentext.category_meta import (
     find_category,
     is_applied,
     parse_node_categories,
+    value_problem,
 )
-from xstream.errors import MappingError
+from xstream.errors import DeadLetterReason, MappingError
 
 ANSWER = {
     "results": [
@@ -81,3 +82,73 @@ def test_is_applied_compares_only_the_updated_keys() -> None:
     assert is_applied(customer, {"23228_2": "Germany", "23228_5_1_6": "Heinz Hart"})
     assert not is_applied(customer, {"23228_2": "Austria"})
     assert not is_applied(customer, {"23228_5_3_6": "New"})
+
+
+TYPED = {"results": [{
+    "data": {"categories": {}},
+    "metadata": {"categories": {
+        "40001": {"key": "40001", "name": "Case", "persona": "category"},
+        "40001_2": {"key": "40001_2", "name": "Title", "type_name": "String", "max_length": 10},
+        "40001_3": {"key": "40001_3", "name": "Items", "type_name": "Integer"},
+        "40001_4": {"key": "40001_4", "name": "Opened", "type_name": "Date"},
+        "40001_5": {"key": "40001_5", "name": "Owner", "type_name": "Integer", "persona": "user"},
+        "40001_6": {"key": "40001_6", "name": "Codes", "type_name": "Integer", "multi_value": True},
+        "40001_7": {"key": "40001_7", "name": "Lines", "type_name": "Assoc", "persona": "set"},
+        "40001_7_x_8": {"key": "40001_7_x_8", "name": "Qty", "type_name": "Real"},
+    }},
+    "metadata_order": {"categories": ["40001"]},
+}]}
+
+
+def test_parse_reads_what_the_metadata_says_about_types() -> None:
+    (case,) = parse_node_categories(TYPED)
+    title, _, _, owner, codes, *_ = case.attributes
+    assert (title.type_name, title.max_length) == ("String", 10)
+    assert (owner.type_name, owner.persona) == ("Integer", "user") and codes.multi_value
+
+
+@pytest.mark.parametrize(("type_name", "value", "fits"), [
+    ("String", "x", True), ("String", 42, True), ("String", 2.5, True), ("String", True, False),
+    ("String", {"first": "Ada"}, False), ("String", ["a"], False),
+    ("Integer", 42, True), ("Integer", "42", True), ("Integer", 4.0, True), ("Integer", "4.2", False),
+    ("Integer", True, False), ("Integer", "x", False),
+    ("Real", 1.5, True), ("Real", "12.50", True), ("Real", 3, True), ("Real", "1,5", False), ("Real", False, False),
+    ("Boolean", True, True), ("Boolean", "false", True), ("Boolean", "yes", False), ("Boolean", 2, False),
+    ("Date", "2025-03-01", True), ("Date", "2025-03-01T10:00:00", True), ("Date", "2025-03-01T10:00:00Z", True),
+    ("Date", "2025-02-30", False), ("Date", "01.03.2025", False), ("Date", 20148, False),
+    ("User", 1001, True), ("User", "j.doe", True), ("User", 0, False), ("User", "", False), ("User", 1.5, False),
+    ("Multiline", "x", True), (None, 7, True), (None, {"a": 1}, False),  # an unknown type: any scalar
+    ("integer", 3, True), ("number", "x", False),  # the create form's JSON-schema names
+])
+def test_value_problem_by_opentext_type(type_name: str | None, value: object, fits: bool) -> None:
+    assert (value_problem(type_name, value) is None) is fits
+    assert value_problem(type_name, None) is None  # None clears, whatever the type
+
+
+def test_value_problem_for_multi_value_users_and_length() -> None:
+    assert value_problem("Integer", [1, "2", None], multi_value=True) is None
+    assert value_problem("Integer", [1, "x"], multi_value=True) == 'item 2: text "x"'
+    assert value_problem("Integer", [1]) == "a list for a single-value attribute"
+    assert value_problem("Integer", "j.doe", persona="user") is None  # a user attribute: a login may resolve
+    assert value_problem("String", "x" * 11, max_length=10) == "text of 11 characters (at most 10)"
+
+
+def test_a_value_the_attribute_cannot_take_is_wrong_type_before_any_key_is_built() -> None:
+    (case,) = parse_node_categories(TYPED)
+    assert category_update(case, {"Title": "Pump", "Items": "3", "Opened": "2025-03-01", "Owner": 1001,
+                                  "Codes": [1, 2], "Lines": [{"Qty": 1.5}]}) == {
+        "40001_2": "Pump", "40001_3": "3", "40001_4": "2025-03-01", "40001_5": 1001, "40001_6": [1, 2],
+        "40001_7_1_8": 1.5}
+    with pytest.raises(MappingError) as caught:
+        category_update(case, {"Items": {"n": 3}})
+    assert caught.value.reason is DeadLetterReason.WRONG_TYPE
+    assert caught.value.detail == ('OpenText says Case.Items (40001_3) is Integer: it cannot take object {"n":3}')
+    with pytest.raises(MappingError, match=r"Case.Lines\[2\].Qty \(40001_7_x_8\) is Real: it cannot take text"):
+        category_update(case, {"Lines": [{"Qty": 1}, {"Qty": "lots"}]})
+    with pytest.raises(MappingError, match=r"Case.Codes \(40001_6\) is Integer, multi-value: it cannot take item 1"):
+        category_update(case, {"Codes": ["one"]})
+    with pytest.raises(MappingError, match=r"is String: it cannot take text of 41 characters"):
+        category_update(case, {"Title": "t" * 41})
+    with pytest.raises(MappingError) as caught:  # the detail is bounded even for a huge value
+        category_update(case, {"Opened": {"x": "y" * 10_000}})
+    assert len(caught.value.detail) < 200

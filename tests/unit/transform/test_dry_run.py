@@ -91,3 +91,40 @@ def test_set_rows_use_the_row_key_format() -> None:
     body = put_body(catalog, "Customer", {"Contacts": [{"Name": "Jane", "Email": "j@x"}, {"Name": "Li"}],
                                           "Owner": "j.doe"})
     assert body == {"2006_7_1_8": "Jane", "2006_7_1_9": "j@x", "2006_7_2_8": "Li", "2006_4": "j.doe"}
+
+
+def test_a_wrong_typed_event_shows_its_refusal() -> None:
+    rules = load_rule_files([SAMPLE_RULES])
+    doc = orjson.loads((EVENTS / "erp_customers.c.json").read_bytes())
+    doc["payload"]["after"]["name"] = {"first": "Ada", "last": "Lovelace", "notes": "x" * 500}
+    result = explain(rules, "erp.cdc.customers", None, orjson.dumps(doc), load_catalog())
+    assert not result.ok
+    refusal = next(line for line in result.text.splitlines() if line.startswith("dead letter"))
+    assert refusal.startswith("dead letter (map): wrong_type: rule erp-customers: Customer.Customer Name "
+                              "(field 'name'): expected string, found object {\"first\":\"Ada\"")
+    assert len(refusal) < 250 and "x" * 100 not in refusal  # the value is bounded, not dumped
+    assert "the value does not fit the attribute's type" in result.text
+    assert "OpenText requests" not in result.text  # no command, so no request
+
+
+def test_the_declared_types_are_shown() -> None:
+    from xstream.transform.dry_run import declared_types
+    from xstream.transform.rules import parse_rules
+    assert "types: Customer.Owner user; every other attribute string" in render("erp_customers.c")
+    rule = parse_rules(VALID_TYPED, "r.yaml").rules[0]
+    assert declared_types(rule) == "Case.Amount decimal; Case.Tags list of string of at most 5 characters"
+    assert declared_types(rule.model_copy(update={"categories": {}})) == "no attributes"
+
+
+VALID_TYPED = """\
+version: 1
+rules:
+  - name: cases
+    source: {system: erp, topics: [erp.cdc.cases]}
+    business_object: {ext_system_id: SAP, bo_type: CASE, bo_id: "{id}"}
+    workspace: {type: Case, name: "{id}"}
+    categories:
+      Case:
+        Amount: {field: amount, type: decimal}
+        Tags: {field: tags, multi_value: true, max_length: 5}
+"""

@@ -138,9 +138,10 @@ def test_idempotency_key_is_a_pure_function_of_its_inputs(system, entity, key, p
     assert idempotency_key(**args) != idempotency_key(**dict(args, command_kind=other_kind))
 
 
-values = st.sampled_from(["EMEA", "AMER", "APAC", "LATAM", None, "", "x", 1, True])
+values = st.sampled_from(["EMEA", "AMER", "APAC", "LATAM", None, "", "x", 1, "1", 2.5])  # a boolean is wrong_type
+owners = st.sampled_from(["j.doe", "m.rossi", None, "", 7])  # Owner is a user: a login name or a user id
 rows = st.fixed_dictionaries({"customer_id": st.just("0000100007"), "name": st.sampled_from(["A", "B"])},
-                             optional={"owner": values, "region": values, "status": values, "note": values})
+                             optional={"owner": owners, "region": values, "status": values, "note": values})
 
 
 def _expected(rule: Rule, row: dict) -> dict:

@@ -9,6 +9,10 @@ tokens for optimistic locking; a mismatch is 409 -> EditConflict).
 A category that is not on the node yet is applied first. Its id is found by name: from every
 category the client has seen (node metadata, workspace create forms), else in the Categories
 volume (``GET /api/v2/volumes/133``, then its children of type 131 by name).
+
+Each value is checked against the attribute's type as the node's category metadata gives it
+(``type_name``, ``persona``, ``multi_value``) before anything is written: a value the attribute
+cannot take is a permanent MappingError ``wrong_type``, which the OpenText sink dead-letters.
 """
 
 from __future__ import annotations
@@ -84,7 +88,9 @@ class CategoriesApi(NodesApi):
         Categories missing on the node are applied first. Each category is then PUT with only its own
         keys, and only when a value differs from what the node holds (a replay writes nothing).
         ``metadata_token`` (one token, or tokens by category name) turns on optimistic locking: the PUT
-        is always sent and a token mismatch is EditConflict. Unknown names are MappingError.
+        is always sent and a token mismatch is EditConflict. Unknown names are MappingError; so is a
+        value the node's metadata says the attribute cannot take (``wrong_type``, see
+        :func:`~.category_meta.value_problem`), found before anything is written.
         """
         if not values_by_name:
             return
@@ -96,12 +102,14 @@ class CategoriesApi(NodesApi):
             await self._apply_by_name(node_id, name, categories)
         if missing:
             categories = await self.node_categories(node_id)
-        for name, values in values_by_name.items():
+        updates: list[tuple[str, NodeCategory, dict[str, Any]]] = []
+        for name, values in values_by_name.items():  # every value checked before the first PUT
             category = find_category(categories, name)
             if category is None:
                 raise MappingError(DeadLetterReason.MAPPING_FAILED,
                                    f"category {name!r} is not on node {node_id} even after applying it")
-            update = category_update(category, values)
+            updates.append((name, category, category_update(category, values)))
+        for name, category, update in updates:
             token = metadata_token if not isinstance(metadata_token, Mapping) else metadata_token.get(name)
             if token is None and (not update or is_applied(category, update)):
                 continue

@@ -9,14 +9,24 @@ per applied category: values flat under ``data.categories`` and, per key, a name
 :func:`category_update` turns ``{"Status": "Open", "Contacts": [{"Name": "A"}]}`` into
 ``{"23228_4": "Open", "23228_5_1_6": "A"}``. A list for a set replaces its rows: members of rows
 beyond the list are emptied (``None``). A dict for a set fills its first row.
+
+The metadata also types each attribute (``type_name`` String, Integer, Real, Boolean, Date, User;
+``persona`` "user"; ``multi_value``; ``max_length`` where the server gives one), so every value is
+checked against it before a PUT (:func:`value_problem`): the rules' declared types are the first
+check, this one catches a rule whose type disagrees with what OpenText says. A value that cannot be
+the attribute's type is a permanent MappingError ``wrong_type`` (the sink dead-letters it), never
+a PUT that OpenText refuses or, worse, stores as text.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from xstream.errors import DeadLetterReason, MappingError
@@ -29,7 +39,11 @@ class AttributeInfo(BaseModel):
     """``{cat}_{attr}``; set members ``{cat}_{set}_x_{attr}``."""
     name: str
     type_name: str | None = None
+    persona: str = ""
+    """``user`` for a user attribute on servers that mark it so; ``set`` for a set."""
     multi_value: bool = False
+    max_length: int | None = None
+    """The longest text the attribute takes, when the metadata says."""
     is_set: bool = False
     set_key: str | None = None
     """For a set member: the key of its set (``{cat}_{set}``)."""
@@ -77,9 +91,11 @@ def parse_node_categories(payload: Any) -> list[NodeCategory]:
             if key in seen:
                 continue
             seen.add(key)
+            max_length = info.get("max_length", info.get("maxLength"))
             attributes.append(AttributeInfo(
                 key=key, name=str(info.get("name") or key), type_name=info.get("type_name"),
-                multi_value=bool(info.get("multi_value")),
+                persona=str(info.get("persona") or ""), multi_value=bool(info.get("multi_value")),
+                max_length=max_length if isinstance(max_length, int) and max_length > 0 else None,
                 is_set=info.get("persona") == "set" or info.get("type_name") in ("Assoc", "Set"),
                 set_key=member.group(1) if member else None,
             ))
@@ -104,7 +120,7 @@ def category_update(category: NodeCategory, values_by_name: Mapping[str, Any]) -
     for attr_name, value in values_by_name.items():
         attr = _pick(attr_name, category.top_level(), f"attribute of category {category.name!r}")
         if not attr.is_set:
-            update[attr.key] = value
+            update[attr.key] = _checked(category, attr, value)
             continue
         rows = [value] if isinstance(value, Mapping) else value
         if not isinstance(rows, list | tuple) or not all(isinstance(r, Mapping) for r in rows):
@@ -115,7 +131,8 @@ def category_update(category: NodeCategory, values_by_name: Mapping[str, Any]) -
         for row, row_values in enumerate(rows, start=1):
             for member_name, member_value in row_values.items():
                 member = _pick(member_name, members, f"attribute of set {attr.name!r}")
-                update[_row_key(attr.key, row, member.key)] = member_value
+                update[_row_key(attr.key, row, member.key)] = _checked(category, member, member_value,
+                                                                       within=f"{attr.name}[{row}].")
         if not isinstance(value, Mapping):
             for row in range(len(rows) + 1, _row_count(category.values, attr.key) + 1):
                 for member in members:
@@ -160,3 +177,129 @@ def _pick(name: str, attributes: list[AttributeInfo], what: str) -> AttributeInf
     problem = "ambiguous" if matches else "unknown"
     available = sorted({a.name for a in attributes})
     raise MappingError(DeadLetterReason.MAPPING_FAILED, f"{problem} {what}: {name!r}; known: {available}")
+
+
+_KINDS = {
+    "string": "string", "text": "string", "multiline": "string", "textfield": "string", "textpopup": "string",
+    "integer": "integer", "int": "integer", "integerpopup": "integer",
+    "real": "decimal", "number": "decimal", "double": "decimal", "float": "decimal", "decimal": "decimal",
+    "boolean": "boolean", "bool": "boolean", "flag": "boolean", "checkbox": "boolean",
+    "date": "date", "datetime": "date", "datepopup": "date",
+    "user": "user", "userfield": "user",
+}
+"""OpenText's ``type_name`` (and the create form's JSON-schema ``type``), casefolded -> what the value must be.
+An unknown type name is only held to "a scalar"."""
+_INTEGER = re.compile(r"\s*[+-]?[0-9]{1,19}\s*")
+_NUMBER = re.compile(r"\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\s*")
+_BOOLEAN = ("true", "false", "1", "0")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?")
+_FOUND_MAX = 80
+
+
+def value_problem(type_name: str | None, value: Any, *, multi_value: bool = False, persona: str = "",
+                  max_length: int | None = None) -> str | None:
+    """Why ``value`` cannot be a value of an attribute OpenText describes so; None when it can (or is None).
+
+    Refuses only what cannot be the type (an object anywhere, a list for a single value, text that is no
+    integer for an Integer, no ISO date for a Date, ...): values are sent as they are, never converted.
+    """
+    if value is None:
+        return None
+    kind = "user" if persona.casefold() == "user" else _KINDS.get((type_name or "").casefold().replace(" ", ""))
+    if isinstance(value, list | tuple):
+        if not multi_value:
+            return "a list for a single-value attribute"
+        for number, item in enumerate(value, start=1):
+            problem = None if item is None else _scalar_problem(kind, item, max_length)
+            if problem is not None:
+                return f"item {number}: {problem}"
+        return None
+    return _scalar_problem(kind, value, max_length)
+
+
+def _scalar_problem(kind: str | None, value: Any, max_length: int | None) -> str | None:
+    if not isinstance(value, str | int | float) or not _fits(kind, value):
+        return f"{_kind(value)} {_preview(value)}"
+    if max_length is not None and kind in ("string", "user") and isinstance(value, str) and len(value) > max_length:
+        return f"text of {len(value)} characters (at most {max_length})"
+    return None
+
+
+def _fits(kind: str | None, value: str | int | float) -> bool:
+    if kind == "string":
+        return not isinstance(value, bool) and (not isinstance(value, float) or math.isfinite(value))
+    if kind == "integer":
+        return _is_integer(value)
+    if kind == "decimal":
+        return _is_number(value)
+    if kind == "boolean":
+        return isinstance(value, bool) or (isinstance(value, str) and value.strip().casefold() in _BOOLEAN)
+    if kind == "date":
+        return isinstance(value, str) and _is_iso_date(value)
+    if kind == "user":
+        return (_is_integer(value) and int(value) > 0) or (isinstance(value, str) and bool(value.strip()))
+    return True  # a type this client does not know: any scalar
+
+
+def _checked(category: NodeCategory, attr: AttributeInfo, value: Any, *, within: str = "") -> Any:
+    problem = value_problem(attr.type_name, value, multi_value=attr.multi_value, persona=attr.persona,
+                            max_length=attr.max_length)
+    if problem is not None:
+        described = attr.type_name or "untyped"
+        if attr.persona.casefold() == "user":
+            described += " (user)"
+        if attr.multi_value:
+            described += ", multi-value"
+        raise MappingError(DeadLetterReason.WRONG_TYPE,
+                           f"OpenText says {category.name}.{within}{attr.name} ({attr.key}) is {described}: "
+                           f"it cannot take {problem}")
+    return value
+
+
+def _is_integer(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, str) and bool(_INTEGER.fullmatch(value))
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str) and bool(_NUMBER.fullmatch(value)) and math.isfinite(float(value))
+
+
+def _is_iso_date(text: str) -> bool:
+    """``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SS`` (optionally with fraction and zone), as reference 4 lists."""
+    if not _ISO_DATE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text[:10])
+    except ValueError:
+        return False
+    return True
+
+
+def _kind(value: Any) -> str:
+    for kind, types in (("boolean", bool), ("integer", int), ("number", float), ("text", str),
+                        ("object", dict), ("array", list | tuple)):
+        if isinstance(value, types):
+            return kind
+    return type(value).__name__
+
+
+def _preview(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"<{value.bit_length()}-bit integer>"
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # too deep, or an integer beyond 64 bits inside
+        text = f"<{_kind(value)} too large to show>"
+    return text if len(text) <= _FOUND_MAX else text[: _FOUND_MAX - 1] + "…"
