@@ -8,6 +8,12 @@ blocks of the Postgres (lsn), MySQL (file+pos+row), SQL Server (commit_lsn+chang
 ``ts_us``/``ts_ns`` are read when ``ts_ms`` is absent; the ``transaction`` block is kept. A null value
 (or a null payload) is a tombstone. Keys may be wrapped or bare, objects or scalars. Anything else
 raises a typed DecodeError whose reason becomes the dead letter's reason.
+
+Every input is parsed by orjson, strict RFC 8259 JSON: invalid UTF-8, lone surrogate escapes
+(``"\\ud800"``), ``NaN``/``Infinity`` and numbers out of a double's range are ``malformed_json``. A
+record nested deeper than :data:`MAX_NESTING` is ``malformed_json`` too: its values would be copied
+into commands that pydantic cannot write (its serializer stops at 255 levels) or read back (its JSON
+parser stops at 200). Command topics are read by :func:`decode_command`, the inverse of :func:`encode`.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import re
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from xstream.errors import DeadLetterReason, KeyDecodeError, ValueDecodeError
 from xstream.model.change import ChangeEvent, Op, SourceInfo, Tombstone, TransactionInfo
@@ -27,7 +33,22 @@ from xstream.model.record import RecordRef
 _OPS = {op.value: op for op in Op}
 _UNSUPPORTED_OPS = {"t": "truncate", "m": "message"}
 _MSSQL_LSN = re.compile(r"^[0-9A-Fa-f]+:[0-9A-Fa-f]+:[0-9A-Fa-f]+$")
+_COUNT_DIGITS = 40
+"""Digits a count or position field may have as text (a 64-bit unsigned integer has 20)."""
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+MAX_NESTING = 64
+"""How deep arrays and objects may nest in a record read from outside (a CDC value's envelope or row,
+a CDC key, an OpenText event); ``{}`` is one level, ``{"a": [1]}`` two. Rows are flat or nearly so; a
+record deeper than this is refused at decode (``malformed_json``/``key_undecodable``), so that every
+command made from it stays well inside pydantic's limits (JSON parser 200 levels, serializer 255)."""
+MAX_COMMAND_NESTING = 2 * MAX_NESTING
+"""The same limit for a command: it nests the values of its record a few levels deeper (command ->
+categories -> category -> value), so it allows more than :data:`MAX_NESTING` and less than 200."""
+_DEEP = f"nested deeper than {MAX_NESTING} levels (arrays and objects)"
+DETAIL_MAX = 300
+"""A refusal's detail names the problem; it does not carry the record (the dead letter does)."""
 
 
 def decode_change(
@@ -40,6 +61,8 @@ def decode_change(
     if len(value) > max_bytes:
         raise ValueDecodeError(DeadLetterReason.OVERSIZE, f"value is {len(value)} bytes, limit {max_bytes}")
     doc = _unwrap(_loads(value, ValueDecodeError))
+    if too_deep(value, doc, MAX_NESTING):
+        raise ValueDecodeError(DeadLetterReason.MALFORMED_JSON, _DEEP)
     if doc is None:
         return Tombstone(key=decoded_key, record=record)
     if not isinstance(doc, dict):
@@ -62,6 +85,8 @@ def decode_key(key: bytes | None) -> dict[str, Any] | None:
     if key is None or key == b"":
         return None
     doc = _unwrap(_loads(key, KeyDecodeError))
+    if too_deep(key, doc, MAX_NESTING):
+        raise KeyDecodeError(DeadLetterReason.KEY_UNDECODABLE, f"key {_DEEP}")
     if doc is None:
         return None
     if isinstance(doc, dict):
@@ -86,11 +111,36 @@ def _loads(raw: bytes, error: type[KeyDecodeError] | type[ValueDecodeError]) -> 
         raise error(reason, f"not JSON: {exc}") from exc
 
 
+def too_deep(raw: bytes, doc: Any, limit: int = MAX_NESTING) -> bool:
+    """Whether ``doc`` (parsed from ``raw``, or the part of it that is kept) nests deeper than ``limit``.
+
+    Cheap on the hot path: bytes with at most ``limit`` brackets cannot nest deeper (two C-speed
+    ``bytes.count``, no walk); otherwise the walk descends into containers only and stops at the limit.
+    """
+    return raw.count(b"{") + raw.count(b"[") > limit and _deeper_than(doc, limit)
+
+
+def _deeper_than(doc: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels in ``doc`` (a scalar is 0 levels)."""
+    if isinstance(doc, dict):
+        items: Any = doc.values()
+    elif isinstance(doc, list):
+        items = doc
+    else:
+        return False
+    if limit < 1:
+        return True
+    for item in items:
+        if isinstance(item, dict | list) and _deeper_than(item, limit - 1):
+            return True
+    return False
+
+
 def _op(raw: Any) -> Op:
     if isinstance(raw, str) and raw in _OPS:
         return _OPS[raw]
     what = _UNSUPPORTED_OPS.get(raw, "unknown") if isinstance(raw, str) else "unknown"
-    raise ValueDecodeError(DeadLetterReason.UNKNOWN_OP, f"op {raw!r} ({what}) is not a row change")
+    raise ValueDecodeError(DeadLetterReason.UNKNOWN_OP, f"op {_short(repr(raw), 80)} ({what}) is not a row change")
 
 
 def _from_envelope(doc: dict[str, Any], key: dict[str, Any], record: RecordRef) -> ChangeEvent:
@@ -191,13 +241,12 @@ def _transaction(raw: Any, where: str) -> TransactionInfo | None:
     if isinstance(tx_id, bool) or not isinstance(tx_id, str | int) or tx_id == "":
         raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"{where}: a transaction block needs an 'id'")
     orders = {f: raw.get(f) for f in ("total_order", "data_collection_order")}
-    for field, value in orders.items():
-        if value is not None and (isinstance(value, bool) or not str(value).isdigit()):
-            raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"{where}.{field}: {value!r} is not a count")
-    return TransactionInfo(
-        id=str(tx_id),
-        **{f: int(v) for f, v in orders.items() if v is not None},
-    )
+    counts = {f: _count(v) for f, v in orders.items() if v is not None}
+    for field, count in counts.items():
+        if count is None:
+            raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE,
+                                   f"{where}.{field}: {_short(repr(orders[field]), 80)} is not a count")
+    return TransactionInfo(id=str(tx_id), **counts)
 
 
 def _position(src: dict[str, Any], where: str) -> str | None:
@@ -214,10 +263,11 @@ def _position(src: dict[str, Any], where: str) -> str | None:
         file, pos, row = src["file"], src["pos"], src.get("row") or 0
         if not isinstance(file, str) or not file or ":" in file:
             raise _bad_position(where, "file", file)
-        for field, value in (("pos", pos), ("row", row)):
-            if isinstance(value, bool) or not str(value).isdigit():
+        pos_count, row_count = _count(pos), _count(row)
+        for field, value, count in (("pos", pos, pos_count), ("row", row, row_count)):
+            if count is None:
                 raise _bad_position(where, field, value)
-        return binlog_position(file, int(pos), int(row))
+        return binlog_position(file, pos_count, row_count)
     if src.get("change_lsn") is not None or src.get("commit_lsn") is not None:
         for field in ("commit_lsn", "change_lsn"):
             value = src.get(field)
@@ -225,17 +275,35 @@ def _position(src: dict[str, Any], where: str) -> str | None:
                 raise _bad_position(where, field, value)
         return mssql_position(src.get("commit_lsn"), src.get("change_lsn"))
     if src.get("scn") is not None:
-        for field in ("scn", "commit_scn"):
-            value = src.get(field)
-            if value not in (None, "") and (isinstance(value, bool) or not str(value).isdigit()):
-                raise _bad_position(where, field, value)
-        commit = src.get("commit_scn")
-        return scn_position(int(src["scn"]), int(commit) if commit not in (None, "") else None)
+        scn, commit = _count(src["scn"]), src.get("commit_scn")
+        commit_count = _count(commit) if commit not in (None, "") else None
+        if scn is None:
+            raise _bad_position(where, "scn", src["scn"])
+        if commit not in (None, "") and commit_count is None:
+            raise _bad_position(where, "commit_scn", commit)
+        return scn_position(scn, commit_count)
     return None
 
 
 def _bad_position(where: str, field: str, value: Any) -> ValueDecodeError:
-    return ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"{where}{field}: {value!r} is not a source position")
+    return ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE,
+                            f"{where}{field}: {_short(repr(value), 80)} is not a source position")
+
+
+def _count(value: Any) -> int | None:
+    """A non-negative integer given as a JSON integer or as ASCII digits ("154"); None for anything else
+    (``str.isdigit`` alone would pass "²", which ``int`` refuses, and ``int`` refuses more than 4300 digits)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= _COUNT_DIGITS:
+        return int(value)
+    return None
+
+
+def _short(text: str, limit: int = DETAIL_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _ts_ms(doc: dict[str, Any], prefix: str) -> int | None:
@@ -246,8 +314,8 @@ def _ts_ms(doc: dict[str, Any], prefix: str) -> int | None:
             continue
         if isinstance(value, int):
             return value // divisor
-        if isinstance(value, str) and value.isdigit():
-            return int(value) // divisor
+        if isinstance(value, str) and (count := _count(value)) is not None:
+            return count // divisor
     return None
 
 
@@ -274,6 +342,8 @@ def decode_opentext_event(value: bytes | None, *, max_bytes: int) -> OpenTextEve
     if len(value) > max_bytes:
         raise ValueDecodeError(DeadLetterReason.OVERSIZE, f"value is {len(value)} bytes, limit {max_bytes}")
     doc = _loads(value, ValueDecodeError)
+    if too_deep(value, doc, MAX_NESTING):
+        raise ValueDecodeError(DeadLetterReason.MALFORMED_JSON, _DEEP)
     if not isinstance(doc, dict):
         raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"expected a JSON object, got {type(doc).__name__}")
     try:
@@ -283,3 +353,31 @@ def decode_opentext_event(value: bytes | None, *, max_bytes: int) -> OpenTextEve
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         reason = DeadLetterReason.MISSING_FIELD if first["type"] == "missing" else DeadLetterReason.WRONG_ENVELOPE
         raise ValueDecodeError(reason, f"not an OpenText event: {where}: {first['msg']}") from exc
+
+
+def decode_command(value: bytes | None, adapter: TypeAdapter[T], *, max_bytes: int) -> T:
+    """A command topic's record as the topic's type (``TypeAdapter(WorkspaceCommand)`` or
+    ``TypeAdapter(DownstreamCommand)``); the inverse of :func:`encode` for every command xstream makes.
+
+    Raises ValueDecodeError only, its reason the dead letter's: a null value -> ``invalid_command``;
+    more than ``max_bytes`` -> ``oversize``; not strict JSON (invalid UTF-8, a lone surrogate, NaN or
+    Infinity, a number out of range) or nested deeper than :data:`MAX_COMMAND_NESTING` ->
+    ``malformed_json``; JSON that breaks the topic's contract -> ``invalid_command`` naming the field.
+    """
+    if value is None:
+        raise ValueDecodeError(DeadLetterReason.INVALID_COMMAND, "null value: a command was expected")
+    if len(value) > max_bytes:
+        raise ValueDecodeError(DeadLetterReason.OVERSIZE, f"value is {len(value)} bytes, limit {max_bytes}")
+    doc = _loads(value, ValueDecodeError)  # strict JSON first: pydantic's parser would take NaN and Infinity
+    if too_deep(value, doc, MAX_COMMAND_NESTING):
+        raise ValueDecodeError(DeadLetterReason.MALFORMED_JSON,
+                               f"nested deeper than {MAX_COMMAND_NESTING} levels (arrays and objects)")
+    try:
+        # JSON mode, not the parsed doc: the exact inverse of the serializer (integers of any size, JSON-mode
+        # coercions); inside the nesting limit checked above, its parser's own limit (200) is never reached.
+        return adapter.validate_json(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        reason = DeadLetterReason.MALFORMED_JSON if first["type"] == "json_invalid" else DeadLetterReason.INVALID_COMMAND
+        raise ValueDecodeError(reason, _short(f"not a valid command: {where}: {first['msg']}")) from exc

@@ -6,8 +6,9 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
-from xstream.codec import decode_change, decode_key
+from xstream.codec import MAX_COMMAND_NESTING, MAX_NESTING, decode_change, decode_command, decode_key, encode
 from xstream.errors import DeadLetterReason, KeyDecodeError, ValueDecodeError
 from xstream.model.change import ChangeEvent, Op, Tombstone
 from xstream.model.record import RecordRef
@@ -349,3 +350,51 @@ def test_arbitrary_flattened_records_decode_or_fail_typed(row, meta, key) -> Non
     except (ValueDecodeError, KeyDecodeError):
         return
     assert isinstance(event, (ChangeEvent, Tombstone))
+
+
+def deep(levels: int) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
+def test_a_record_nested_deeper_than_the_limit_is_malformed_json_in_value_and_key() -> None:
+    """Pydantic reads JSON only 200 levels deep: a deeper value would become an unreadable command."""
+    inside = ROW | {"name": orjson.loads(deep(MAX_NESTING - 2))}  # envelope 1, after 2, the value's own levels
+    assert isinstance(decode(envelope(after=inside)), ChangeEvent)
+    too_deep = orjson.dumps(envelope(after=ROW)).replace(b'"Acme"', deep(MAX_NESTING - 1))
+    with pytest.raises(ValueDecodeError) as caught:
+        decode(too_deep)
+    assert caught.value.reason is DeadLetterReason.MALFORMED_JSON and str(MAX_NESTING) in caught.value.detail
+    with pytest.raises(KeyDecodeError) as key_caught:
+        decode(envelope(), key=b'{"customer_id": ' + deep(MAX_NESTING) + b"}")
+    assert key_caught.value.reason is DeadLetterReason.KEY_UNDECODABLE
+
+
+COMMAND = TypeAdapter(dict[str, list[object]])
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (None, DeadLetterReason.INVALID_COMMAND),
+    (b" " * 10_001, DeadLetterReason.OVERSIZE),
+    (b'{"a": [NaN]}', DeadLetterReason.MALFORMED_JSON),
+    (b'{"a": ["\\ud800"]}', DeadLetterReason.MALFORMED_JSON),
+    (b'{"a": ["\xff"]}', DeadLetterReason.MALFORMED_JSON),
+    (b'{"a": ' + deep(MAX_COMMAND_NESTING) + b"}", DeadLetterReason.MALFORMED_JSON),
+    (b'{"a": 1}', DeadLetterReason.INVALID_COMMAND),
+    (b"[]", DeadLetterReason.INVALID_COMMAND),
+], ids=["null", "oversize", "nan", "lone surrogate", "not utf-8", "too deep", "wrong type", "not an object"])
+def test_decode_command_raises_typed_decode_errors_only(raw: bytes | None, reason: DeadLetterReason) -> None:
+    with pytest.raises(ValueDecodeError) as caught:
+        decode_command(raw, COMMAND, max_bytes=10_000)
+    assert caught.value.reason is reason and caught.value.detail
+
+
+def test_decode_command_reads_what_encode_wrote_up_to_its_nesting_limit() -> None:
+    from xstream.model.commands import Causation, EnsureWorkspace, WorkspaceCommand
+
+    value = orjson.loads(deep(MAX_COMMAND_NESTING - 3))  # command, categories, category, then the value
+    command = EnsureWorkspace(idempotency_key="k" * 16, business_object={"ext_system_id": "E", "bo_type": "T",
+                                                                         "bo_id": "1"},
+                              workspace_type="Customer", name="n", categories={"C": {"A": value, "B": 2**70}},
+                              causation=Causation(source_system="erp", entity="e", op="c", source_position="p",
+                                                  topic="t", partition=0, offset=1))
+    assert decode_command(encode(command), TypeAdapter(WorkspaceCommand), max_bytes=100_000) == command

@@ -17,6 +17,7 @@ from datetime import datetime
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from xstream.codec import MAX_NESTING, too_deep
 from xstream.errors import DeadLetterReason, ValueDecodeError
 from xstream.model.opentext import EventKind
 
@@ -55,6 +56,8 @@ def parse_hook(body: bytes) -> HookNotification:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ValueDecodeError(DeadLetterReason.MALFORMED_JSON, f"not JSON: {exc}") from exc
+    if too_deep(body, doc):  # as every input: a hook is thin, and deep values break error reporting (repr)
+        raise ValueDecodeError(DeadLetterReason.MALFORMED_JSON, f"nested deeper than {MAX_NESTING} levels")
     if not isinstance(doc, dict):
         raise ValueDecodeError(DeadLetterReason.WRONG_ENVELOPE, f"expected a JSON object, got {type(doc).__name__}")
     try:

@@ -24,6 +24,9 @@ SIGNATURE_HEADER = "X-Xstream-Signature"
 SCHEME = "v1"
 RefusalReason = Literal["unsigned", "bad_signature", "stale", "replayed"]
 HEX = frozenset("0123456789abcdef")
+TIMESTAMP_DIGITS = 12
+"""At most this many digits (Unix seconds until the year 33658): a longer timestamp is no time in seconds
+(milliseconds, say), and converting thousands of digits would fail (Python's int limit, float overflow)."""
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -63,8 +66,9 @@ def verify(*, timestamp: str | None, signature: str | None, body: bytes, secrets
     (A request the receiver then fails to process is :meth:`ReplayGuard.forget`-ten: it may come again.)"""
     if not timestamp or not signature:
         raise WebhookRefused("unsigned", f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}")
-    if not (timestamp.isascii() and timestamp.isdigit()):
-        raise WebhookRefused("bad_signature", f"{TIMESTAMP_HEADER} is not a Unix time in seconds")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= TIMESTAMP_DIGITS):
+        raise WebhookRefused("bad_signature", f"{TIMESTAMP_HEADER} is not a Unix time in seconds "
+                                              f"(at most {TIMESTAMP_DIGITS} digits)")
     offered = [part.strip()[len(SCHEME) + 1:].lower() for part in signature.split(",")
                if part.strip().startswith(f"{SCHEME}=")]
     offered = [o for o in offered if o and o.isascii() and all(c in HEX for c in o)]

@@ -39,9 +39,9 @@ def lsn_position(lsn: Any) -> str | None:
     if isinstance(lsn, bool):
         return None
     if isinstance(lsn, int):
-        return f"lsn:{lsn}"
+        return f"lsn:{lsn}" if lsn >= 0 else None  # "lsn:-1" would not parse: nothing could be ordered by it
     text = str(lsn).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= 40:  # not "²" (int refuses it), nor 5000 digits
         return f"lsn:{int(text)}"
     match = _PG_TEXT_LSN.match(text)
     if match:

@@ -104,3 +104,10 @@ def test_a_missing_subject_is_a_missing_field(fields: dict[str, object], named: 
 ])
 def test_a_field_of_the_wrong_type_or_range_is_the_wrong_envelope(fields: dict[str, object]) -> None:
     assert reason_for(orjson.dumps(fields)) is DeadLetterReason.WRONG_ENVELOPE
+
+
+@pytest.mark.parametrize("where", ["event", "extra"])
+def test_a_body_nested_deeper_than_every_input_may_be_is_malformed(where: str) -> None:
+    deep = b"[" * 1000 + b"]" * 1000  # an enum error would repr it: RecursionError
+    raw = b'{"node_id": 1, "event": ' + (deep if where == "event" else b'"NodeCreate", "x": ' + deep) + b"}"
+    assert reason_for(raw) is DeadLetterReason.MALFORMED_JSON

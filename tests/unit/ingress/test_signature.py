@@ -215,3 +215,9 @@ def test_the_guard_holds_at_most_its_capacity_and_drops_the_oldest() -> None:
     assert not guard.first_use("c", now=110)
     assert not guard.first_use("b", now=110)
     assert guard.first_use("a", now=110)  # pushed out by "c"
+
+
+@pytest.mark.parametrize("digits", [13, 400, 5000], ids=["milliseconds", "overflows a float", "past int's limit"])
+def test_a_correctly_signed_timestamp_of_too_many_digits_is_refused_not_crashed(digits: int) -> None:
+    timestamp = "9" * digits
+    assert refusal(timestamp=timestamp, signature=f"v1={hmac_hex(SECRET, timestamp, BODY)}") == "bad_signature"
