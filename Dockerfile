@@ -36,8 +36,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 # Numeric UID/GID so Kubernetes' runAsNonRoot can verify it. /var/lib/xstream is the working
-# directory (Faust writes its data dir relative to it); mount a writable volume there when the
-# root filesystem is read-only.
+# directory; xstream keeps no local state, but mount a writable volume there when the root
+# filesystem is read-only.
 RUN groupadd --system --gid 10001 xstream \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/xstream --no-create-home \
         --shell /usr/sbin/nologin xstream \

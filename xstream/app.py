@@ -1,47 +1,62 @@
 """The composition root: builds every part of a worker from settings and wires them together.
 
-Nothing is built at import time. One worker process runs, on one event loop:
-the Faust app (decode/map agents), the sink runner (its own aiokafka consumer group, with the
-commit order of runner.py), and the observability server.
+Nothing is built at import time. One worker process runs, on one event loop, one publisher (the
+only producer) and these components, each a consumer group of its own where it reads Kafka:
+
+    flow cdc_to_workspace     CDC topics -> workspace commands              (group {app}-flow-cdc_to_workspace)
+    flow link_back            status events -> link-back commands            (group {app}-flow-link_back)
+    flow opentext_status      OpenText events -> downstream commands, state  (group {app}-flow-opentext_status)
+    sink opentext             workspace commands -> OpenText                 (group {app}-sink-opentext)
+    sink <target>             downstream commands -> one target each         (group {app}-sink-<target>)
+    ingress                   webhook and/or poller -> OpenText events       (when enabled)
+    observability             /metrics /healthz /readyz
+
+:class:`Worker` starts them, stops them all (in parallel, within one budget) on SIGTERM/SIGINT,
+and exits non-zero when any of them fails: a worker that cannot make an outcome durable stops
+rather than acknowledge it, and Kubernetes starts a fresh one that re-reads from the last commit.
 """
 
 from __future__ import annotations
 
-import functools
+import asyncio
+import contextlib
 import logging
-import tempfile
-from collections.abc import Callable
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import faust
-import mode
 from pydantic import TypeAdapter
 
 from xstream.breaker import CircuitBreaker
 from xstream.errors import ConfigError
 from xstream.flows import cdc_workspace, link_back, opentext_status
-from xstream.flows.common import DeadLetters
 from xstream.ingress.service import OpenTextIngress
-from xstream.kafka import CompactedTopicStore, KafkaLedgerStore, make_consumer, make_producer
+from xstream.kafka import make_consumer
 from xstream.model.commands import DownstreamCommand, WorkspaceCommand
 from xstream.model.position import position_order
 from xstream.observability import Health, Metrics, ObservabilityServer, configure_logging
-from xstream.ports import Sink
+from xstream.publisher import KafkaPublisher
 from xstream.retry import RetryPolicy
 from xstream.runner import RunnerTopics, SinkRunner
-from xstream.settings import BreakerSettings, Settings
+from xstream.settings import Settings
 from xstream.sinks.downstream import DownstreamSink
 from xstream.sinks.effects import EffectEntry, EffectLedger
-from xstream.sinks.ledger import Ledger
+from xstream.sinks.ledger import Ledger, LedgerEntry
 from xstream.sinks.opentext import OpenTextSink
+from xstream.streams.dead_letters import DeadLetters
+from xstream.streams.flow import FlowRunner, Step
+from xstream.streams.loop import LoopSettings, PartitionedLoop, Processor
+from xstream.streams.state import KafkaLogReader, PartitionedStore
 from xstream.topics import Role, TopicCatalog, load_catalog
 from xstream.transform.rule_files import RULES_DIR, STATUS_RULES_DIR, load_rule_files, load_status_rule_files
 from xstream.transform.rules import RuleSet
+from xstream.transform.status_engine import DocumentMemory
 from xstream.transform.status_rules import StatusRuleSet
 
 log = logging.getLogger(__name__)
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -99,175 +114,233 @@ def check_targets(rules: RuleSet, settings: Settings, status_rules: StatusRuleSe
         raise ConfigError("\n".join(problems))
 
 
-def build_faust_app(settings: Settings, datadir: Path) -> faust.App:
-    profile = settings.kafka.profile
-    return faust.App(
-        settings.worker.app_id,
-        broker=settings.kafka.faust_url,
-        store="memory://",
-        datadir=str(datadir),
-        autodiscover=False,
-        web_enabled=False,
-        processing_guarantee="at_least_once",
-        broker_session_timeout=profile.session_timeout_ms / 1000,
-        broker_heartbeat_interval=profile.heartbeat_interval_ms / 1000,
-        broker_rebalance_timeout=profile.rebalance_timeout_ms / 1000,
-        producer_linger=profile.producer_linger_ms / 1000,
-        producer_acks=-1 if profile.acks == "all" else profile.acks,
-        topic_replication_factor=settings.kafka.replication_factor,
-        topic_partitions=settings.kafka.topic_partitions,
-        consumer_auto_offset_reset="earliest",
-    )
+class Component(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
-class RunnerService(mode.Service):
-    """Runs a SinkRunner under the Faust worker, so it starts and stops with it.
+@dataclass
+class LoopComponent:
+    """A consumer loop and what it drives (a sink runner starts and closes its sink)."""
 
-    The runner is built in on_start because aiokafka clients must be created on the running loop.
-    """
+    name: str
+    loop: PartitionedLoop
+    on_start: Callable[[], Awaitable[None]] | None = None
+    on_stop: Callable[[], Awaitable[None]] | None = None
 
-    def __init__(self, make_runner: Callable[[], SinkRunner], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._make_runner = make_runner
-        self.runner: SinkRunner | None = None
+    async def start(self) -> None:
+        if self.on_start is not None:
+            await self.on_start()
+        await self.loop.start()
 
-    async def on_start(self) -> None:
-        self.runner = self._make_runner()
-        await self.runner.start()
+    async def run(self) -> None:
+        await self.loop.run()
 
-    @mode.Service.task
-    async def _run(self) -> None:
-        assert self.runner is not None
+    async def stop(self) -> None:
         try:
-            await self.runner.run()
-        except Exception:
-            log.exception("sink runner crashed; stopping the worker so Kubernetes restarts it")
-            await self.crash(RuntimeError("sink runner crashed"))
-
-    async def on_stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.stop()
+            await self.loop.stop()
+        finally:
+            if self.on_stop is not None:
+                await self.on_stop()
 
 
-class IngressService(mode.Service):
-    """Runs the OpenText ingress (webhook server, poller) under the Faust worker; built on the running loop."""
+@dataclass
+class IngressComponent:
+    make: Callable[[], OpenTextIngress]
+    name: str = "ingress"
+    ingress: OpenTextIngress | None = None
 
-    def __init__(self, make_ingress: Callable[[], OpenTextIngress], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._make_ingress = make_ingress
-        self.ingress: OpenTextIngress | None = None
-
-    async def on_start(self) -> None:
-        self.ingress = self._make_ingress()
+    async def start(self) -> None:
+        self.ingress = self.make()
         await self.ingress.start()
 
-    @mode.Service.task
-    async def _run(self) -> None:
+    async def run(self) -> None:
         assert self.ingress is not None
-        try:
-            await self.ingress.run()
-        except Exception:
-            log.exception("OpenText ingress crashed; stopping the worker so Kubernetes restarts it")
-            await self.crash(RuntimeError("OpenText ingress crashed"))
+        await self.ingress.run()
 
-    async def on_stop(self) -> None:
+    async def stop(self) -> None:
         if self.ingress is not None:
             await self.ingress.stop()
 
 
-class ObservabilityService(mode.Service):
-    def __init__(self, server: ObservabilityServer, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.server = server
+@dataclass
+class ObservabilityComponent:
+    server: ObservabilityServer
+    name: str = "observability"
 
-    async def on_start(self) -> None:
+    async def start(self) -> None:
         await self.server.start()
         log.info("observability listening", extra={"port": self.server.port})
 
-    async def on_stop(self) -> None:
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+    async def stop(self) -> None:
         await self.server.stop()
 
 
-def build_worker(settings: Settings, *, datadir: Path, catalog: TopicCatalog | None = None) -> faust.Worker:
+class Worker:
+    """Starts the components, runs them until a stop signal or the first failure, stops them all."""
+
+    def __init__(self, publisher: KafkaPublisher, components: list[Component], stop_budget_s: float) -> None:
+        self.publisher = publisher
+        self.components = components
+        self._stop_budget_s = stop_budget_s
+        self._stop = asyncio.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._stop.set)
+        started: list[Component] = []
+        tasks: dict[asyncio.Task[None], Component] = {}
+        code = 0
+        try:
+            await self.publisher.start()
+            for component in self.components:
+                await component.start()
+                started.append(component)
+            tasks = {asyncio.create_task(c.run(), name=c.name): c for c in started}
+            stopper: asyncio.Task[Any] = asyncio.create_task(self._stop.wait())
+            done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+            for task in (t for t in done if t is not stopper):
+                code = 1
+                error = task.exception() if not task.cancelled() else None
+                log.critical("a worker component stopped; stopping the worker so it is restarted",
+                             extra={"component": tasks[task].name, "error": repr(error)}, exc_info=error)
+            stopper.cancel()
+        except ConfigError:
+            raise
+        except Exception as exc:
+            log.critical("the worker could not start", extra={"error": f"{type(exc).__name__}: {exc}"}, exc_info=exc)
+            code = 1
+        finally:
+            await self._stop_all(started, tasks)
+        log.info("worker stopped", extra={"exit_code": code})
+        return code
+
+    async def _stop_all(self, started: list[Component], tasks: dict[asyncio.Task[None], Component]) -> None:
+        """Every component at once, within one budget (a sink waits for its calls in flight)."""
+        async def stop(component: Component) -> None:
+            try:
+                await component.stop()
+            except Exception:
+                log.exception("stopping a component failed", extra={"component": component.name})
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(stop(c) for c in reversed(started))), self._stop_budget_s)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.publisher.stop()
+
+
+def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None,
+                 metrics: Metrics | None = None) -> Worker:
+    """Every component of one worker, wired; call on the running event loop."""
     catalog = catalog or load_catalog(prefix=settings.kafka.topic_prefix)
     rules, status_rules = load_rules(settings), load_status_rules(settings)
     check_targets(rules, settings, status_rules)
-    metrics, health, clock = Metrics(), Health(settings.observability.stall_after_s), SystemClock()
-    status, dlq = catalog.one(Role.STATUS).name, catalog.one(Role.DEAD_LETTER).name
-    workspace_topics = RunnerTopics(commands=catalog.one(Role.COMMANDS).name, status=status, dead_letter=dlq)
-    downstream_topics = RunnerTopics(commands=catalog.one(Role.DOWNSTREAM_COMMANDS).name, status=status,
-                                     dead_letter=dlq)
-    app = build_faust_app(settings, datadir)
-    dead_letters = DeadLetters(app, dlq, metrics, clock)
-    cdc_workspace.register(
-        app, rules=rules, commands_topic=workspace_topics.commands, dead_letters=dead_letters,
-        max_record_bytes=settings.worker.max_record_bytes, metrics=metrics, topic_prefix=settings.kafka.topic_prefix,
-    )
+    metrics, health, clock = metrics or Metrics(), Health(settings.observability.stall_after_s), SystemClock()
+    kafka, worker = settings.kafka, settings.worker
+    publisher, reader = KafkaPublisher(kafka), KafkaLogReader(kafka)
+    topic = {role: catalog.one(role).name for role in (Role.COMMANDS, Role.DOWNSTREAM_COMMANDS, Role.STATUS,
+                                                      Role.DEAD_LETTER, Role.LEDGER, Role.EFFECTS, Role.STATE,
+                                                      Role.OPENTEXT_EVENTS)}
+    dead_letters = DeadLetters(publisher, topic[Role.DEAD_LETTER], metrics, clock)
+    loop_settings = LoopSettings(max_in_flight=worker.max_in_flight, commit_interval_s=worker.commit_interval_s,
+                                 revoke_budget_s=worker.revoke_budget_s, gap_recheck_s=kafka.profile.gap_recheck_s)
+
+    def partitions_of(name: str) -> Callable[[], Awaitable[int]]:
+        return lambda: publisher.partitions(name)
+
+    def loop(kind: str, name: str, topics: list[str], processor: Processor) -> PartitionedLoop:
+        group = f"{worker.app_id}-{kind}-{name}"
+        return PartitionedLoop(name=f"{kind}:{name}", consumer=make_consumer(kafka, group), topics=topics,
+                               processor=processor, group=group, metrics=metrics, health=health,
+                               settings=loop_settings)
+
+    def flow(name: str, topics: list[str], step: Step[Any], store: PartitionedStore[Any] | None = None) -> Component:
+        runner: FlowRunner[Any] = FlowRunner(
+            name, step, publisher=publisher, dead_letters=dead_letters, metrics=metrics,
+            max_record_bytes=worker.max_record_bytes, store=store,
+            input_partitions=partitions_of(topics[0]) if store is not None else None,
+            gap_recheck_s=kafka.profile.gap_recheck_s)
+        return LoopComponent(f"flow:{name}", loop("flow", name, topics, runner))
+
+    def sink(runner: SinkRunner, commands: str) -> Component:
+        return LoopComponent(f"sink:{runner.name}", loop("sink", runner.name, [commands], runner),
+                             on_start=runner.start, on_stop=runner.close)
+
+    def sink_runner(sink_: Any, commands: str, command_type: TypeAdapter[Any], breaker: Any,
+                    concurrency: int, **kwargs: Any) -> SinkRunner:
+        return SinkRunner(
+            sink=sink_, publisher=publisher,
+            topics=RunnerTopics(commands=commands, status=topic[Role.STATUS], dead_letter=topic[Role.DEAD_LETTER]),
+            retry=RetryPolicy.from_settings(settings.retry), pause_s=settings.retry.pause_s, clock=clock,
+            metrics=metrics, dead_letters=dead_letters, command_type=command_type, concurrency=concurrency,
+            max_record_bytes=worker.max_record_bytes, breaker=CircuitBreaker.from_settings(breaker),
+            input_partitions=partitions_of(commands), gap_recheck_s=kafka.profile.gap_recheck_s, **kwargs)
+
+    components: list[Component] = [ObservabilityComponent(ObservabilityServer(settings.observability, metrics, health))]
+    components.append(flow(cdc_workspace.FLOW, cdc_workspace.source_topics(rules, kafka.topic_prefix),
+                           cdc_workspace.make_step(rules=rules, commands_topic=topic[Role.COMMANDS],
+                                                   max_record_bytes=worker.max_record_bytes, metrics=metrics,
+                                                   topic_prefix=kafka.topic_prefix)))
     if any(rule.link_back is not None for rule in rules.rules):
-        link_back.register(app, rules=rules, status_topic=status, downstream_topic=downstream_topics.commands,
-                           dead_letters=dead_letters, metrics=metrics)
-    opentext_status.register(app, rules=status_rules, events_topic=catalog.one(Role.OPENTEXT_EVENTS).name,
-                             downstream_topic=downstream_topics.commands, dead_letters=dead_letters,
-                             max_record_bytes=settings.worker.max_record_bytes, metrics=metrics)
-    health.expect("faust", "sink:opentext", *(f"sink:{name}" for name in settings.targets))
-
-    async def faust_ready(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        health.ready("faust")
-
-    app.on_rebalance_complete.connect(faust_ready)
-    def runner_factory(name: str, topics: RunnerTopics, make_sink: Callable[[], Sink[Any]],
-                       command_type: TypeAdapter[Any], breaker: BreakerSettings,
-                       accepts: Callable[[Any], bool] = lambda command: True,
-                       dead_letter_undecodable: bool = True) -> Callable[[], SinkRunner]:
-        group = f"{settings.worker.app_id}-sink-{name}"
-
-        def make_runner() -> SinkRunner:
-            return SinkRunner(
-                consumer=make_consumer(settings.kafka, group), producer=make_producer(settings.kafka, f"sink-{name}"),
-                sink=make_sink(), topics=topics, retry=RetryPolicy.from_settings(settings.retry),
-                pause_s=settings.retry.pause_s, clock=clock, metrics=metrics, health=health, group_id=group,
-                command_type=command_type, accepts=accepts, breaker=CircuitBreaker.from_settings(breaker),
-                dead_letter_undecodable=dead_letter_undecodable,
-                batch_max=settings.worker.batch_max_records,
-            )
-
-        return make_runner
-
-    factories = [runner_factory(
-        "opentext", workspace_topics,
-        lambda: OpenTextSink(settings.opentext, Ledger(order=position_order),
-                             store=KafkaLedgerStore(settings.kafka, catalog.one(Role.LEDGER).name, "opentext")),
-        TypeAdapter(WorkspaceCommand), settings.opentext.breaker)]
-    effects = catalog.one(Role.EFFECTS).name
+        components.append(flow(link_back.FLOW, [topic[Role.STATUS]],
+                               link_back.make_step(rules=rules, downstream_topic=topic[Role.DOWNSTREAM_COMMANDS],
+                                                   max_record_bytes=worker.max_record_bytes)))
+    memory: PartitionedStore[DocumentMemory] = PartitionedStore(
+        publisher=publisher, reader=reader, topic=topic[Role.STATE],
+        prefix=f"{worker.app_id}:{opentext_status.TABLE}:", adapter=TypeAdapter(DocumentMemory))
+    components.append(flow(opentext_status.FLOW, [topic[Role.OPENTEXT_EVENTS]],
+                           opentext_status.make_step(rules=status_rules,
+                                                     downstream_topic=topic[Role.DOWNSTREAM_COMMANDS],
+                                                     max_record_bytes=worker.max_record_bytes, metrics=metrics),
+                           store=memory))
+    ledger: PartitionedStore[LedgerEntry] = PartitionedStore(
+        publisher=publisher, reader=reader, topic=topic[Role.LEDGER], prefix="opentext:",
+        adapter=TypeAdapter(LedgerEntry))
+    components.append(sink(sink_runner(OpenTextSink(settings.opentext, Ledger(ledger, position_order)),
+                                       topic[Role.COMMANDS], TypeAdapter(WorkspaceCommand),
+                                       settings.opentext.breaker, settings.opentext.concurrency),
+                           topic[Role.COMMANDS]))
     for index, (name, target) in enumerate(sorted(settings.targets.items())):
-        store = CompactedTopicStore(settings.kafka, effects, f"{name}:", EffectEntry, lambda e: e.idempotency_key)
-        factories.append(runner_factory(
-            name, downstream_topics,
-            functools.partial(DownstreamSink, name, target, effects=EffectLedger(store)),
-            TypeAdapter(DownstreamCommand), target.breaker, accepts=_for_target(name),
-            dead_letter_undecodable=index == 0))
-    ingress = [IngressService(lambda: OpenTextIngress(settings, catalog, status_rules, metrics, health, clock))
-               ] if settings.webhook.enabled or settings.poller.enabled else []
-
-    observability = ObservabilityServer(settings.observability, metrics, health)
-    return faust.Worker(
-        app,
-        ObservabilityService(observability),
-        *(RunnerService(factory) for factory in factories),
-        *ingress,
-        loglevel=settings.observability.log_level,
-        quiet=True,
-        override_logging=False,
-        redirect_stdouts=False,
-        workdir=str(datadir),
-    )
+        effects: PartitionedStore[EffectEntry] = PartitionedStore(
+            publisher=publisher, reader=reader, topic=topic[Role.EFFECTS], prefix=f"{name}:",
+            adapter=TypeAdapter(EffectEntry))
+        components.append(sink(sink_runner(DownstreamSink(name, target, EffectLedger(effects)),
+                                           topic[Role.DOWNSTREAM_COMMANDS], TypeAdapter(DownstreamCommand),
+                                           target.breaker, target.concurrency, accepts=_for_target(name),
+                                           dead_letter_undecodable=index == 0), topic[Role.DOWNSTREAM_COMMANDS]))
+    if settings.webhook.enabled or settings.poller.enabled:
+        components.append(IngressComponent(lambda: OpenTextIngress(settings, catalog, status_rules, metrics,
+                                                                   health, clock)))
+    return Worker(publisher, components, stop_budget_s=worker.revoke_budget_s + 5.0)
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: Settings) -> int:
     configure_logging(settings.observability)
     url = settings.opentext.base_url
     log.info("worker starting", extra={"bootstrap": settings.kafka.bootstrap, "flavour": settings.kafka.flavour.value,
                                        "opentext": f"{url.scheme}://{url.host}:{url.port}{url.path or ''}",
                                        "app_id": settings.worker.app_id})
-    with tempfile.TemporaryDirectory(prefix="xstream-faust-") as datadir:
-        build_worker(settings, datadir=Path(datadir)).execute_from_commandline()
+    return asyncio.run(serve(settings))
+
+
+async def serve(settings: Settings) -> int:
+    """Build (aiokafka clients need the running loop) and run a worker; the process's exit code."""
+    return await build_worker(settings).run()

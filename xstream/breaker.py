@@ -6,7 +6,10 @@
                                                           └─────────(the trial fails)─────────┘
 
 - **closed**: every call is allowed; consecutive transient failures are counted, a success resets
-  the count.
+  the count. The circuit opens when ``failure_threshold`` failures in a row have been seen *and*
+  they span at least ``failure_window_s`` (no success for that long): with many calls in flight, a
+  target that fails one call in four still produces five failures in a row now and then, and
+  opening then would stop a target that works.
 - **open**: nothing is allowed until ``reset_after_s`` has passed since the circuit opened; then the
   first :meth:`CircuitBreaker.allow` moves to half-open and lets exactly one trial through.
 - **half_open**: one trial is out; further calls are refused until its outcome is recorded. Its
@@ -46,6 +49,7 @@ class CircuitBreaker:
         reset_after_s: float,
         clock: Callable[[], float] = time.monotonic,
         *,
+        failure_window_s: float = 0.0,
         on_change: StateListener | None = None,
     ) -> None:
         if failure_threshold < 1:
@@ -54,7 +58,9 @@ class CircuitBreaker:
             raise ValueError("reset_after_s must be positive")
         self.failure_threshold = failure_threshold
         self.reset_after_s = reset_after_s
+        self.failure_window_s = failure_window_s
         self._clock = clock
+        self._failing_since: float | None = None
         self._on_change = on_change
         self._state = BreakerState.CLOSED
         self._failures = 0
@@ -69,7 +75,8 @@ class CircuitBreaker:
         *,
         on_change: StateListener | None = None,
     ) -> CircuitBreaker:
-        return cls(settings.failure_threshold, settings.reset_after_s, clock, on_change=on_change)
+        return cls(settings.failure_threshold, settings.reset_after_s, clock,
+                   failure_window_s=settings.failure_window_s, on_change=on_change)
 
     @property
     def state(self) -> BreakerState:
@@ -116,6 +123,7 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         self._failures = 0
+        self._failing_since = None
         self._opened_until = None
         self._trial_since = None
         self._set(BreakerState.CLOSED)
@@ -126,8 +134,12 @@ class CircuitBreaker:
         if self._state is BreakerState.HALF_OPEN:
             self._open()
             return
+        now = self._clock()
+        if self._failures == 0:
+            self._failing_since = now
         self._failures += 1
-        if self._failures >= self.failure_threshold:
+        since = self._failing_since if self._failing_since is not None else now
+        if self._failures >= self.failure_threshold and now - since >= self.failure_window_s:
             self._open()
 
     def reset(self) -> None:
@@ -138,6 +150,7 @@ class CircuitBreaker:
         self._opened_until = self._clock() + self.reset_after_s
         self._trial_since = None
         self._failures = 0
+        self._failing_since = None
         self._set(BreakerState.OPEN)
 
     def _set(self, state: BreakerState) -> None:

@@ -136,8 +136,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from xstream.app import run_worker
         from xstream.settings import load_settings
 
-        run_worker(load_settings())
-        return 0
+        return run_worker(load_settings())
     if args.command == "topics":
         return _topics(args)
     if args.command == "emulate":

@@ -15,7 +15,6 @@ from pydantic import BaseModel
 
 from xstream.errors import ConfigError
 from xstream.settings import KafkaSettings
-from xstream.sinks.ledger import LedgerEntry
 from xstream.topics import TopicSpec
 
 M = TypeVar("M", bound=BaseModel)
@@ -51,6 +50,7 @@ def make_consumer(kafka: KafkaSettings, group_id: str) -> AIOKafkaConsumer:
         rebalance_timeout_ms=profile.rebalance_timeout_ms,
         isolation_level="read_uncommitted",
         max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+        fetch_max_wait_ms=profile.fetch_max_wait_ms,
     )
 
 
@@ -150,10 +150,3 @@ class CompactedTopicStore(Generic[M]):
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
-
-
-class KafkaLedgerStore(CompactedTopicStore[LedgerEntry]):
-    """The OpenText sink's ledger entries, keyed ``{sink}:{business object}`` on the ledger topic."""
-
-    def __init__(self, kafka: KafkaSettings, topic: str, sink: str, load_timeout_s: float = 60.0) -> None:
-        super().__init__(kafka, topic, f"{sink}:", LedgerEntry, lambda entry: entry.business_object, load_timeout_s)

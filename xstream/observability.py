@@ -184,5 +184,5 @@ def configure_logging(settings: ObservabilitySettings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
-    for noisy in ("aiokafka", "faust", "mode"):
+    for noisy in ("aiokafka",):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))

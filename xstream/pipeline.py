@@ -1,6 +1,6 @@
 """The pure paths: record bytes -> decoded event -> rules -> commands, or a typed reason why not.
 
-The Faust flows call these for every record and only do the I/O around them (send the commands,
+The flows call these for every record and only do the I/O around them (send the commands,
 send the dead letter, keep the memory, count). Nothing here raises for bad input: every record gets
 an outcome.
 

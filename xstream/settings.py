@@ -48,6 +48,13 @@ class ClientProfile(BaseModel):
     enable_idempotence: bool
     producer_linger_ms: int
     acks: Literal["all", 1]
+    fetch_max_wait_ms: int
+    """How long a fetch waits for data: Apache Kafka answers as soon as data arrives, Tansu at the end
+    of the wait, so a long wait there is latency on every hop."""
+    gap_recheck_s: float
+    """How long a missing offset is fetched again before it is believed (see ``streams/gaps.py``):
+    Tansu can show offset N+1 before N at the tail; on Apache Kafka a gap is real (compaction,
+    transaction markers) and is believed at once."""
 
     @classmethod
     def for_flavour(cls, flavour: BrokerFlavour) -> ClientProfile:
@@ -59,6 +66,8 @@ class ClientProfile(BaseModel):
                 enable_idempotence=False,
                 producer_linger_ms=0,
                 acks=1,
+                fetch_max_wait_ms=50,
+                gap_recheck_s=5.0,
             )
         return cls(
             session_timeout_ms=30000,
@@ -67,6 +76,8 @@ class ClientProfile(BaseModel):
             enable_idempotence=True,
             producer_linger_ms=5,
             acks="all",
+            fetch_max_wait_ms=500,
+            gap_recheck_s=0.0,
         )
 
 
@@ -85,16 +96,15 @@ class KafkaSettings(BaseModel):
     def profile(self) -> ClientProfile:
         return ClientProfile.for_flavour(self.flavour)
 
-    @property
-    def faust_url(self) -> str:
-        return ",".join(f"kafka://{host}" for host in self.bootstrap.split(","))
-
 
 class BreakerSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     failure_threshold: Annotated[int, Field(ge=1)] = 5
-    """Consecutive failed attempts (transient errors) that open the circuit."""
+    """Consecutive failed attempts (transient errors) that open the circuit..."""
+    failure_window_s: Annotated[float, Field(ge=0)] = 1.0
+    """...provided no attempt succeeded for at least this long: a target that answers most calls (say
+    three in four) is alive, even when five failures in a row happen among hundreds of calls."""
     reset_after_s: Annotated[float, Field(gt=0)] = 30.0
     """How long the circuit stays open before one trial batch is let through (half-open)."""
 
@@ -237,14 +247,21 @@ class WorkerSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     app_id: str = "xstream"
-    """Faust application id and the stem of consumer group ids: one per deployment."""
+    """The deployment's name: the stem of its consumer group ids and of its flow state keys (one per deployment)."""
     rules_file: Path | None = None
     """Mapping rules: one YAML file or a directory of them; the shipped sample rules when unset."""
     status_rules_file: Path | None = None
     """Status rules (OpenText changes -> approvals, record updates, notifications): a YAML file or a
     directory of them; the shipped samples when unset."""
-    max_record_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
-    batch_max_records: Annotated[int, Field(ge=1)] = 200
+    max_record_bytes: Annotated[int, Field(ge=1024, le=1_048_576)] = 1_048_576
+    """Larger records are dead-lettered as oversize, and so are outputs (commands) that would be
+    larger: a record must fit the producer's request limit (1 MiB)."""
+    max_in_flight: Annotated[int, Field(ge=1)] = 1000
+    """Unfinished records per partition before the partition is paused (resumed at half)."""
+    commit_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.2
+    revoke_budget_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """On a rebalance or a stop, how long records in flight may take to finish before they are
+    abandoned (and re-read by the next owner, whose idempotency keys make the repeat harmless)."""
 
 
 class WebhookSettings(BaseModel):

@@ -29,6 +29,7 @@ class Role(StrEnum):
     OPENTEXT_EVENTS = "opentext_events"
     EFFECTS = "effects"
     CHECKPOINTS = "checkpoints"
+    STATE = "state"
 
 
 class KeySpec(BaseModel):

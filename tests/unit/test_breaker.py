@@ -108,7 +108,7 @@ def test_a_lost_trial_is_replaced_after_reset_after(clock: FakeClock) -> None:
 
 def test_from_settings_and_state_listener(clock: FakeClock) -> None:
     seen: list[tuple[BreakerState, BreakerState]] = []
-    b = CircuitBreaker.from_settings(BreakerSettings(failure_threshold=2, reset_after_s=1.5), clock,
+    b = CircuitBreaker.from_settings(BreakerSettings(failure_threshold=2, reset_after_s=1.5, failure_window_s=0), clock,
                                      on_change=lambda old, new: seen.append((old, new)))
     assert (b.failure_threshold, b.reset_after_s) == (2, 1.5)
     b.record_failure()
@@ -132,3 +132,32 @@ def test_reset_closes(clock: FakeClock) -> None:
 def test_invalid_parameters(threshold: int, reset_after_s: float) -> None:
     with pytest.raises(ValueError):
         CircuitBreaker(threshold, reset_after_s)
+
+
+def test_failures_in_a_row_open_only_when_no_call_succeeded_for_the_window(clock: FakeClock) -> None:
+    b = CircuitBreaker(3, 30.0, clock, failure_window_s=1.0)
+    for _ in range(10):  # a burst: ten failures within a moment, then a success
+        b.record_failure()
+        clock.now += 0.01
+    assert b.state is BreakerState.CLOSED
+    b.record_success()
+    b.record_failure()
+    clock.now += 0.6
+    b.record_failure()
+    clock.now += 0.5
+    b.record_failure()  # three in a row, over 1.1 s without a success: the target is down
+    assert b.state is BreakerState.OPEN
+
+
+def test_a_target_that_answers_three_calls_in_four_never_opens(clock: FakeClock) -> None:
+    import random
+
+    rng = random.Random(7)
+    b = CircuitBreaker(5, 30.0, clock, failure_window_s=1.0)
+    for _ in range(100_000):
+        clock.now += 0.002  # 500 calls per second
+        if rng.random() < 0.25:
+            b.record_failure()
+        else:
+            b.record_success()
+        assert b.state is BreakerState.CLOSED

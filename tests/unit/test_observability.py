@@ -11,9 +11,9 @@ from xstream.observability import Health, JsonFormatter
 
 def test_not_ready_until_every_expected_component_reports() -> None:
     health = Health(stall_after_s=60)
-    health.expect("faust", "sink:opentext")
-    assert health.problems() == ["faust not ready", "sink:opentext not ready"]
-    health.ready("faust")
+    health.expect("flow:cdc_to_workspace", "sink:opentext")
+    assert health.problems() == ["flow:cdc_to_workspace not ready", "sink:opentext not ready"]
+    health.ready("flow:cdc_to_workspace")
     health.ready("sink:opentext")
     assert health.problems() == []
 

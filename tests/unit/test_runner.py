@@ -1,21 +1,30 @@
-"""The runner's commit protocol, with a fake consumer, producer and sink (no broker, no HTTP).
+"""The sink runner under its consumer loop, on an in-memory log (no broker, no HTTP).
 
 What users rely on: an offset is committed only after the outcome of every record before it was
-published; when the retry budget runs out nothing is committed and the partition is re-read; a
-command applied before the budget ran out is reported as applied, once.
+published; a transient failure is retried until the command finishes and is reported once; a hung
+or failing business object holds up nothing but itself (other objects and partitions go on, the
+commit waits at it); per-object order holds; a sink's state is read before its first command; a
+record the broker does not show at once is fetched again, never skipped; a record whose outcome the
+broker refuses is never acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-import orjson
 import pytest
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import TopicPartition
 from pydantic import TypeAdapter
 
+from tests.support.memory_consumer import MemoryConsumer
+from tests.support.memory_log import MemoryLog
+from tests.support.wait import until
+from xstream.breaker import CircuitBreaker
 from xstream.codec import encode
 from xstream.errors import DeadLetterReason
 from xstream.model.business import BusinessObject
@@ -25,290 +34,343 @@ from xstream.model.status import WorkspaceLink
 from xstream.observability import Health, Metrics
 from xstream.retry import RetryPolicy
 from xstream.runner import RunnerTopics, SinkRunner
+from xstream.streams.dead_letters import DeadLetters
+from xstream.streams.loop import LoopFailed, LoopSettings, PartitionedLoop
 
-TP = TopicPartition("cmds", 0)
-
-
-class Log(list[tuple]):
-    pass
-
-
-class FakeConsumer:
-    def __init__(self, log: Log) -> None:
-        self.log = log
-        self.assigned = {TP}
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self.assigned)
-
-    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        self.log.append(("commit", offsets[TP]))
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.log.append(("seek", offset))
-
-    def pause(self, tp: TopicPartition) -> None:
-        self.log.append(("pause",))
-
-    def highwater(self, tp: TopicPartition) -> int:
-        return 100
+COMMANDS, STATUS, DLQ = "cmds", "status", "dlq"
+TP0, TP1 = TopicPartition(COMMANDS, 0), TopicPartition(COMMANDS, 1)
 
 
-class FakeProducer:
-    def __init__(self, log: Log) -> None:
-        self.log = log
-
-    async def send(self, topic: str, value: bytes, key: bytes | None, headers: list) -> asyncio.Future:
-        delivered: asyncio.Future = asyncio.get_running_loop().create_future()
-
-        def deliver() -> None:
-            self.log.append(("delivered", topic, orjson.loads(value)))
-            delivered.set_result(None)
-
-        asyncio.get_running_loop().call_later(0.01, deliver)  # delivery completes later than enqueueing
-        return delivered
-
-
-class ScriptedSink:
-    """Answers each write from a script: a function of (attempt number, command) -> SinkResult."""
-
-    name = "fake"
-
-    def __init__(self, answer) -> None:
-        self.answer = answer
-        self.calls: list[list[str]] = []
-
-    async def write(self, batch: Sequence[WorkspaceCommand]) -> list[SinkResult]:
-        self.calls.append([c.idempotency_key for c in batch])
-        return [self.answer(len(self.calls), c) for c in batch]
-
-
-class FixedClock:
+class Clock:
     def now(self) -> datetime:
         return datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def command(bo_id: str, offset: int) -> EnsureWorkspace:
+def command(bo_id: str, n: int = 1) -> EnsureWorkspace:
     return EnsureWorkspace(
-        idempotency_key=f"key-{bo_id}-{offset}".ljust(16, "x"),
-        business_object=BusinessObject(ext_system_id="S", bo_type="T", bo_id=bo_id),
-        workspace_type="Customer", name=f"C {bo_id}",
-        causation=Causation(source_system="erp", entity="customers", op="c", source_position=f"lsn:{offset}",
-                            topic="cdc", partition=0, offset=offset))
+        idempotency_key=f"key-{bo_id}-{n}".ljust(16, "0"),
+        business_object=BusinessObject(ext_system_id="SAP", bo_type="KNA1", bo_id=bo_id),
+        workspace_type="Customer", name=f"Customer {bo_id}",
+        causation=Causation(source_system="erp", entity="customers", op="c", source_position=f"lsn:{n}",
+                            topic="erp.cdc.customers", partition=0, offset=n),
+    )
 
 
-def record(offset: int, value: bytes | None) -> ConsumerRecord:
-    return ConsumerRecord("cmds", 0, offset, 0, 0, b"k", value, None, 1, len(value or b""), [])
+def bo_in(partition: int, count: int, start: int = 0) -> list[str]:
+    """Business object ids whose commands land in ``partition`` (Kafka's default partitioner)."""
+    from xstream.streams.state import default_partition
+
+    found, n = [], start
+    while len(found) < count:
+        if default_partition(f"SAP/KNA1/{n}".encode(), 4) == partition:
+            found.append(str(n))
+        n += 1
+    return found
 
 
-class FakeBreaker:
-    """The runner's view of a circuit breaker: it opens after ``threshold`` failed attempts."""
-
-    def __init__(self, threshold: int) -> None:
-        self.threshold, self.failures, self.successes = threshold, 0, 0
-
-    @property
-    def state(self) -> str:
-        return "open" if self.failures >= self.threshold else "closed"
-
-    def allow(self) -> bool:
-        return self.state != "open"
-
-    def record_success(self) -> None:
-        self.failures, self.successes = 0, self.successes + 1
-
-    def record_failure(self) -> None:
-        self.failures += 1
-
-    def retry_in(self) -> float:
-        return 30.0
+LINK = WorkspaceLink(node_id=1, url="http://ot/1")
 
 
-def runner(sink: ScriptedSink, log: Log, *, attempts: int = 3, deadline_s: float = 5.0,
-           breaker: FakeBreaker | None = None, accepts=lambda command: True) -> SinkRunner:
-    async def no_sleep(_: float) -> None:
+@dataclass
+class ScriptedSink:
+    """Answers from a script: (attempt number of this key, command) -> SinkResult (or awaits a gate)."""
+
+    answer: Callable[[int, Any], SinkResult] = lambda attempt, c: SinkResult.applied(LINK, created=True)
+    name: str = "fake"
+    calls: list[str] = field(default_factory=list)
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    async def start(self) -> None:
         return None
 
-    return SinkRunner(
-        consumer=FakeConsumer(log), producer=FakeProducer(log), sink=sink,  # type: ignore[arg-type]
-        topics=RunnerTopics(commands="cmds", status="status", dead_letter="dlq"),
-        retry=RetryPolicy(attempts, 0.01, 0.01, deadline_s, sleep=no_sleep), pause_s=1.0, clock=FixedClock(),
-        metrics=Metrics(), health=Health(60), group_id="g", command_type=TypeAdapter(WorkspaceCommand),
-        breaker=breaker, accepts=accepts)  # type: ignore[arg-type]
+    async def close(self) -> None:
+        return None
+
+    async def apply(self, command: Any) -> SinkResult:
+        self.calls.append(command.idempotency_key)
+        gate = self.gates.get(command.business_object.bo_id)
+        if gate is not None:
+            await gate.wait()
+        return self.answer(self.calls.count(command.idempotency_key), command)
 
 
-LINK = WorkspaceLink(node_id=7, url="http://ot/app/nodes/7")
+@dataclass
+class Rig:
+    log: MemoryLog
+    consumer: MemoryConsumer
+    loop: PartitionedLoop
+    runner: SinkRunner
+    sink: Any
+    task: asyncio.Task[None] | None = None
+
+    async def send(self, *commands: Any, raw: bytes | None = None) -> None:
+        for c in commands:
+            await self.log.publish(COMMANDS, c.kafka_key.encode(), encode(c))
+        if raw is not None:
+            await self.log.publish(COMMANDS, b"SAP/KNA1/raw", raw, partition=0)
+
+    def statuses(self) -> list[dict[str, Any]]:
+        return self.log.values(STATUS)
+
+    def committed(self, tp: TopicPartition = TP0) -> int | None:
+        return self.consumer.group_commits.get(tp)
 
 
-async def test_commit_comes_after_every_outcome_was_delivered() -> None:
-    log = Log()
-    sink = ScriptedSink(lambda attempt, c: SinkResult.applied(LINK))
-    records = [record(10, encode(command("1", 10))), record(11, b"{broken"), record(12, encode(command("2", 12)))]
-    await runner(sink, log).handle(TP, records)
-    kinds = [entry[0] for entry in log]
-    assert kinds == ["delivered", "delivered", "delivered", "commit"]
-    assert log[-1] == ("commit", 13)
-    topics = sorted(entry[1] for entry in log[:-1])
-    assert topics == ["dlq", "status", "status"]
-    letter = next(entry[2] for entry in log if entry[0] == "delivered" and entry[1] == "dlq")
-    assert letter["reason"] == DeadLetterReason.INVALID_COMMAND.value and letter["source"]["offset"] == 11
+async def cycles(rig: Rig, n: int) -> None:
+    """Until the loop fetched, handed over and committed ``n`` more times."""
+    target = rig.loop.cycles + n
+    await until(lambda: rig.loop.cycles >= target)
 
 
-async def test_rejected_command_gets_a_status_and_a_dead_letter_then_the_commit() -> None:
-    log = Log()
-    sink = ScriptedSink(lambda attempt, c: SinkResult.rejected(DeadLetterReason.MAPPING_FAILED, "no such type"))
-    await runner(sink, log).handle(TP, [record(4, encode(command("1", 4)))])
-    delivered = {entry[1]: entry[2] for entry in log if entry[0] == "delivered"}
-    assert delivered["status"]["outcome"] == "rejected"
-    assert delivered["dlq"]["idempotency_key"] == delivered["status"]["idempotency_key"]
-    assert log[-1] == ("commit", 5)
-
-
-async def test_transient_failures_retry_only_unfinished_commands() -> None:
-    log = Log()
-    sink = ScriptedSink(lambda attempt, c: SinkResult.applied(LINK) if attempt > 1 or c.business_object.bo_id == "1"
-                        else SinkResult.transient("503"))
-    await runner(sink, log).handle(TP, [record(1, encode(command("1", 1))), record(2, encode(command("2", 2)))])
-    assert [len(call) for call in sink.calls] == [2, 1]
-    statuses = [entry[2]["outcome"] for entry in log if entry[0] == "delivered"]
-    assert statuses == ["applied", "applied"]
-
-
-async def test_exhausted_budget_commits_nothing_then_the_reread_reports_applied_once() -> None:
-    log = Log()
-    down = {"value": True}
-    sink = ScriptedSink(lambda attempt, c: SinkResult.transient("503") if down["value"] and c.business_object.bo_id == "2"
-                        else SinkResult.applied(LINK))
-    run = runner(sink, log, attempts=2)
-    records = [record(1, encode(command("1", 1))), record(2, encode(command("2", 2)))]
-    await run.handle(TP, records)
-    assert log == [("seek", 1), ("pause",)]
-    down["value"] = False
-    sink.calls.clear()
-    await run.handle(TP, records)  # re-read after the pause
-    assert sink.calls == [[command("2", 2).idempotency_key]]  # "1" is not applied again
-    assert [e[2]["outcome"] for e in log if e[0] == "delivered"] == ["applied", "applied"]
-    assert log[-1] == ("commit", 3)
-
-
-async def test_a_partition_revoked_while_retrying_is_not_sought_or_paused() -> None:
-    log = Log()
-    run = runner(ScriptedSink(lambda attempt, c: SinkResult.transient("503")), log, attempts=2)
-    run._consumer.assigned.clear()  # type: ignore[attr-defined]
-    await run.handle(TP, [record(1, encode(command("1", 1)))])
-    assert log == []
-
-
-async def test_an_attempt_that_hangs_is_cut_at_the_deadline() -> None:
-    log = Log()
-
-    class HangingSink(ScriptedSink):
-        async def write(self, batch: Sequence[WorkspaceCommand]) -> list[SinkResult]:
-            await asyncio.sleep(3600)
-            raise AssertionError("unreachable")
-
-    run = runner(HangingSink(None), log, deadline_s=0.2)
-    await asyncio.wait_for(run.handle(TP, [record(1, encode(command("1", 1)))]), timeout=5)
-    assert log == [("seek", 1), ("pause",)]
-
-
-@pytest.mark.parametrize("value", [None, b"null", b'{"kind": "ensure_workspace"}'])
-async def test_undecodable_commands_are_dead_lettered_not_dropped(value: bytes | None) -> None:
-    log = Log()
-    sink = ScriptedSink(lambda attempt, c: SinkResult.applied(LINK))
-    await runner(sink, log).handle(TP, [record(3, value)])
-    assert [(e[0], e[1]) for e in log[:-1]] == [("delivered", "dlq")]
-    assert log[-1] == ("commit", 4)
-
-
-async def test_an_open_breaker_stops_attempts_and_pauses_for_its_reset_time() -> None:
-    log = Log()
-    breaker = FakeBreaker(threshold=2)
-    sink = ScriptedSink(lambda attempt, c: SinkResult.transient("503"))
-    run = runner(sink, log, attempts=10, breaker=breaker)
-    await run.handle(TP, [record(1, encode(command("1", 1)))])
-    assert len(sink.calls) == 2  # the breaker opened after two failed attempts: no more calls
-    assert log == [("seek", 1), ("pause",)]
-    assert run._paused_until[TP] - __import__("time").monotonic() > 20  # paused for the breaker's reset time
-
-
-async def test_success_closes_the_breaker_again() -> None:
-    log = Log()
-    breaker = FakeBreaker(threshold=3)
-    breaker.failures = 2
-    await runner(ScriptedSink(lambda attempt, c: SinkResult.applied(LINK)), log, breaker=breaker).handle(
-        TP, [record(1, encode(command("1", 1)))])
-    assert breaker.failures == 0 and log[-1] == ("commit", 2)
-
-
-async def test_commands_for_other_sinks_are_left_alone_but_committed() -> None:
-    log = Log()
-    sink = ScriptedSink(lambda attempt, c: SinkResult.applied(LINK))
-    run = runner(sink, log, accepts=lambda c: c.business_object.bo_id == "mine")
-    await run.handle(TP, [record(1, encode(command("other", 1))), record(2, encode(command("mine", 2)))])
-    assert [len(call) for call in sink.calls] == [1]
-    assert [e[2]["business_object"]["bo_id"] for e in log if e[0] == "delivered"] == ["mine"]
-    assert log[-1] == ("commit", 3)
-
-
-async def test_partial_progress_does_not_count_against_the_breaker() -> None:
-    log = Log()
-    breaker = FakeBreaker(threshold=1)
-    sink = ScriptedSink(lambda attempt, c: SinkResult.applied(LINK) if c.business_object.bo_id == "1" or attempt > 1
-                        else SinkResult.transient("503"))
-    await runner(sink, log, breaker=breaker).handle(TP, [record(1, encode(command("1", 1))),
-                                                        record(2, encode(command("2", 2)))])
-    assert breaker.state == "closed" and log[-1] == ("commit", 3)
-
-
-class RefreshingSink(ScriptedSink):
-    """A sink whose durable state (an effect ledger) must be read before it may apply anything."""
-
-    state_required = True
-
-    def __init__(self, answer, failures: int) -> None:
-        super().__init__(answer)
-        self.failures = failures
-        self.refreshes = 0
-
-    async def refresh(self) -> None:
-        self.refreshes += 1
-        if self.refreshes <= self.failures:
-            raise ConnectionError("effects topic unreadable")
-
-
-class ReadingConsumer(FakeConsumer):
-    """Hands out the same batch until it is committed (a seek back makes it come again)."""
-
-    def __init__(self, log: Log, batch: list[ConsumerRecord], done: asyncio.Event) -> None:
-        super().__init__(log)
-        self.batch, self.done = batch, done
-
-    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[ConsumerRecord]]:
+def fast_retry(attempts: int = 3) -> RetryPolicy:
+    async def no_wait(_: float) -> None:
         await asyncio.sleep(0)
-        return {} if self.done.is_set() else {TP: self.batch}
 
-    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        await super().commit(offsets)
-        self.done.set()
+    return RetryPolicy(attempts=attempts, base_delay_s=0.01, max_delay_s=0.01, deadline_s=60, sleep=no_wait,
+                       jitter=lambda: 0.0)
 
 
-@pytest.mark.parametrize("state_required", [True, False])
-async def test_a_sink_whose_state_could_not_be_read_applies_nothing_until_it_is_read(
-        monkeypatch: pytest.MonkeyPatch, state_required: bool) -> None:
-    monkeypatch.setattr("xstream.runner.REFRESH_RETRY_S", 0.01)
-    log, done = Log(), asyncio.Event()
-    sink = RefreshingSink(lambda attempt, c: SinkResult.applied(LINK), failures=2)
-    sink.state_required = state_required
-    r = runner(sink, log)  # type: ignore[arg-type]
-    r._consumer = ReadingConsumer(log, [record(0, encode(command("1", 0)))], done)  # type: ignore[assignment]
-    r.needs_refresh = True  # as after a partition assignment
-    task = asyncio.create_task(r.run())
-    await asyncio.wait_for(done.wait(), 5)
-    r._stopping.set()
-    await asyncio.wait_for(task, 5)
-    if state_required:  # read twice in vain: the batch was sought back, not applied, until the third read
-        assert sink.refreshes == 3 and log.count(("seek", 0)) == 2
-    else:  # the OpenText ledger: a failed read only costs lookups, the batch goes on
-        assert sink.refreshes == 1 and ("seek", 0) not in log
-    assert len(sink.calls) == 1 and ("commit", 1) in log
+@pytest.fixture
+async def make_rig() -> AsyncIterator[Callable[..., Awaitable[Rig]]]:
+    rigs: list[Rig] = []
+
+    async def make(sink: Any = None, *, log: MemoryLog | None = None, consumer: MemoryConsumer | None = None,
+                   breaker: CircuitBreaker | None = None, concurrency: int = 8, max_in_flight: int = 1000,
+                   retry: RetryPolicy | None = None, pause_s: float = 0.01, **runner_kw: Any) -> Rig:
+        log = log or MemoryLog()
+        consumer = consumer or MemoryConsumer(log)
+        sink = sink or ScriptedSink()
+        metrics = Metrics()
+        runner = SinkRunner(sink=sink, publisher=log, topics=RunnerTopics(COMMANDS, STATUS, DLQ),
+                            retry=retry or fast_retry(), pause_s=pause_s, clock=Clock(), metrics=metrics,
+                            dead_letters=DeadLetters(log, DLQ, metrics, Clock()),
+                            command_type=TypeAdapter(WorkspaceCommand), concurrency=concurrency,
+                            max_record_bytes=1_048_576, breaker=breaker,
+                            input_partitions=lambda: log.partitions(COMMANDS), **runner_kw)
+        loop = PartitionedLoop(name="sink:fake", consumer=consumer, topics=[COMMANDS], processor=runner,
+                               group="g", metrics=metrics, health=Health(120),
+                               settings=LoopSettings(commit_interval_s=0.0, max_in_flight=max_in_flight,
+                                                     revoke_budget_s=0.5, gap_recheck_s=1.0))
+        await loop.start()
+        rig = Rig(log, consumer, loop, runner, sink)
+        rig.task = asyncio.create_task(loop.run())
+        rigs.append(rig)
+        return rig
+
+    yield make
+    for rig in rigs:
+        if rig.task is not None and not rig.task.done():
+            rig.task.cancel()
+        with contextlib.suppress(BaseException):
+            await rig.loop.stop()
+
+
+async def test_the_commit_comes_after_every_outcome_was_delivered(make_rig: Any) -> None:
+    log = MemoryLog(auto_deliver=False)
+    rig = await make_rig(log=log)
+    await rig.consumer.rebalance({TP0})
+    a, b = bo_in(0, 2)
+    await rig.send(command(a), command(b))
+    log.deliver_all()  # the commands themselves
+    await until(lambda: len(log.records(STATUS)) == 2)
+    await cycles(rig, 5)  # the loop looked again five times: it would have committed by now
+    assert rig.committed() is None, "nothing committed while the status events are not acked"
+    log.deliver_all()
+    await until(lambda: rig.committed() == 2)
+    assert [s["outcome"] for s in rig.statuses()] == ["applied", "applied"]
+
+
+async def test_a_rejected_command_gets_a_status_and_a_dead_letter_then_the_commit(make_rig: Any) -> None:
+    sink = ScriptedSink(lambda n, c: SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, "HTTP 400: no"))
+    rig = await make_rig(sink)
+    await rig.consumer.rebalance({TP0})
+    (a,) = bo_in(0, 1)
+    await rig.send(command(a))
+    await until(lambda: rig.committed() == 1)
+    assert [s["outcome"] for s in rig.statuses()] == ["rejected"]
+    (letter,) = rig.log.values(DLQ)
+    assert letter["reason"] == "rejected_by_target" and letter["idempotency_key"] == command(a).idempotency_key
+    assert letter["source"] == {"topic": COMMANDS, "partition": 0, "offset": 0, "timestamp_ms": 0}
+
+
+async def test_transient_failures_are_retried_until_applied_and_reported_once(make_rig: Any) -> None:
+    sink = ScriptedSink(lambda n, c: SinkResult.transient("503") if n < 3 else SinkResult.applied(LINK, created=True))
+    rig = await make_rig(sink)
+    await rig.consumer.rebalance({TP0})
+    (a,) = bo_in(0, 1)
+    await rig.send(command(a))
+    await until(lambda: rig.committed() == 1)
+    assert sink.calls == [command(a).idempotency_key] * 3
+    assert [s["outcome"] for s in rig.statuses()] == ["applied"]
+
+
+async def test_an_exhausted_budget_waits_and_tries_again_without_committing_past_it(make_rig: Any) -> None:
+    answers = iter([SinkResult.transient("down")] * 7)
+    sink = ScriptedSink(lambda n, c: next(answers, SinkResult.applied(LINK, created=True)))
+    rig = await make_rig(sink, retry=fast_retry(attempts=3))
+    await rig.consumer.rebalance({TP0})
+    (a,) = bo_in(0, 1)
+    await rig.send(command(a))
+    await until(lambda: rig.committed() == 1)
+    assert len(sink.calls) == 8  # three budgets of three attempts, the eighth call succeeds
+    assert [s["outcome"] for s in rig.statuses()] == ["applied"]
+
+
+async def test_a_hung_object_holds_up_only_itself(make_rig: Any) -> None:
+    hung, *others = bo_in(0, 4)
+    (elsewhere,) = bo_in(1, 1)
+    sink = ScriptedSink(gates={hung: asyncio.Event()})
+    rig = await make_rig(sink)
+    await rig.consumer.rebalance({TP0, TP1})
+    await rig.send(command(hung), *(command(o) for o in others), command(elsewhere))
+    await until(lambda: len(rig.statuses()) == 4 and rig.committed(TP1) == 1)
+    assert {s["business_object"]["bo_id"] for s in rig.statuses()} == {*others, elsewhere}
+    assert rig.committed(TP0) is None, "the commit waits at the hung command"
+    sink.gates[hung].set()
+    await until(lambda: rig.committed(TP0) == 4)
+
+
+async def test_commands_of_one_object_apply_in_order_one_at_a_time(make_rig: Any) -> None:
+    (a,) = bo_in(0, 1)
+    seen: list[int] = []
+    running = 0
+
+    class Slow(ScriptedSink):
+        async def apply(self, command: Any) -> SinkResult:
+            nonlocal running
+            running += 1
+            assert running == 1, "two commands of one object at once"
+            await asyncio.sleep(0.001)
+            seen.append(command.causation.offset)
+            running -= 1
+            return SinkResult.applied(LINK)
+
+    rig = await make_rig(Slow(), concurrency=8)
+    await rig.consumer.rebalance({TP0})
+    await rig.send(*(command(a, n) for n in range(1, 21)))
+    await until(lambda: rig.committed() == 20)
+    assert seen == list(range(1, 21))
+
+
+async def test_undecodable_commands_are_dead_lettered_not_dropped(make_rig: Any) -> None:
+    rig = await make_rig()
+    await rig.consumer.rebalance({TP0})
+    await rig.send(raw=b'{"kind": "ensure_workspace"}')
+    await until(lambda: rig.committed() == 1)
+    (letter,) = rig.log.values(DLQ)
+    assert letter["reason"] == "invalid_command" and letter["stage"] == "sink"
+    assert rig.statuses() == []
+
+
+async def test_an_open_breaker_stops_attempts_until_it_lets_a_trial_through(make_rig: Any) -> None:
+    now = [100.0]
+    breaker = CircuitBreaker(2, 30.0, lambda: now[0], failure_window_s=0)
+    answers = iter([SinkResult.transient("down"), SinkResult.transient("down")])
+    sink = ScriptedSink(lambda n, c: next(answers, SinkResult.applied(LINK)))
+    rig = await make_rig(sink, breaker=breaker)
+    await rig.consumer.rebalance({TP0})
+    (a,) = bo_in(0, 1)
+    await rig.send(command(a))
+    await until(lambda: breaker.state == "open")
+    calls = len(sink.calls)
+    await cycles(rig, 5)
+    assert len(sink.calls) == calls == 2, "no attempt while the circuit is open"
+    now[0] += 31  # the reset time passed: one trial goes through, succeeds and closes the circuit
+    await until(lambda: rig.committed() == 1, timeout_s=3)
+    assert breaker.state == "closed"
+
+
+async def test_commands_for_other_sinks_are_left_alone_but_committed(make_rig: Any) -> None:
+    rig = await make_rig(accepts=lambda c: c.business_object.bo_id != bo_in(0, 1)[0])
+    await rig.consumer.rebalance({TP0})
+    await rig.send(command(bo_in(0, 1)[0]))
+    await until(lambda: rig.committed() == 1)
+    assert rig.sink.calls == [] and rig.statuses() == []
+
+
+@dataclass
+class SlowState:
+    """A sink's state whose load waits for the test: nothing may be applied before it is read."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    loaded: list[int] = field(default_factory=list)
+
+    async def load(self, partitions: Collection[int], *, input_partitions: int | None = None,
+                   recheck_s: float = 0.0) -> None:
+        await self.release.wait()
+        self.loaded.extend(partitions)
+
+    def forget(self, partitions: Collection[int]) -> None:
+        return None
+
+    def barrier(self, partition: int) -> Awaitable[None]:
+        return asyncio.sleep(0)
+
+
+async def test_a_sink_with_state_applies_nothing_before_its_state_is_read(make_rig: Any) -> None:
+    sink = ScriptedSink()
+    sink.state = SlowState()  # type: ignore[attr-defined]
+    rig = await make_rig(sink)
+    (a,) = bo_in(0, 1)
+    await rig.send(command(a))
+    await rig.consumer.rebalance({TP0})
+    await cycles(rig, 5)
+    assert sink.calls == []
+    sink.state.release.set()  # type: ignore[attr-defined]
+    await until(lambda: rig.committed() == 1)
+    assert sink.state.loaded == [0]  # type: ignore[attr-defined]
+
+
+async def test_an_offset_the_broker_does_not_show_yet_is_fetched_again_not_skipped(make_rig: Any) -> None:
+    log = MemoryLog()
+    consumer = MemoryConsumer(log, hide={TP0: {1}})
+    rig = await make_rig(log=log, consumer=consumer)
+    await rig.consumer.rebalance({TP0})
+    ids = bo_in(0, 3)
+    await rig.send(*(command(i) for i in ids))
+    await until(lambda: rig.committed() == 3)
+    assert sorted(rig.sink.calls) == sorted(command(i).idempotency_key for i in ids)
+
+
+async def test_a_revoke_commits_what_finished_and_abandons_the_rest_to_the_next_owner(make_rig: Any) -> None:
+    hung, done = bo_in(0, 2)
+    log = MemoryLog()
+    sink = ScriptedSink(gates={hung: asyncio.Event()})
+    first = await make_rig(sink, log=log)
+    await first.consumer.rebalance({TP0})
+    await first.send(command(done), command(hung))  # offsets 0 and 1
+    await until(lambda: len(first.statuses()) == 1)
+    await first.consumer.rebalance(set())  # revoked: the hung command is abandoned after the budget
+    assert first.committed() == 1
+    # the next owner starts from the commit and applies the abandoned command
+    second = await make_rig(log=log, consumer=MemoryConsumer(log, group_commits=dict(first.consumer.group_commits)))
+    await second.consumer.rebalance({TP0})
+    await until(lambda: second.committed() == 2)
+    assert second.sink.calls == [command(hung).idempotency_key]
+
+
+async def test_a_full_partition_is_paused_and_resumed(make_rig: Any) -> None:
+    ids = bo_in(0, 6)
+    sink = ScriptedSink(gates={i: asyncio.Event() for i in ids})
+    rig = await make_rig(sink, max_in_flight=4)
+    await rig.consumer.rebalance({TP0})
+    await rig.send(*(command(i) for i in ids))
+    await until(lambda: rig.loop.paused() == {"cmds/0": "backpressure"} and len(sink.calls) == 6)
+    assert TP0 in rig.consumer.paused()
+    for gate in sink.gates.values():
+        gate.set()
+    await until(lambda: rig.committed() == 6)
+    assert rig.loop.paused() == {}
+
+
+async def test_a_status_the_broker_refuses_fails_the_loop_and_is_never_acknowledged(make_rig: Any) -> None:
+    log = MemoryLog()
+    rig = await make_rig(log=log)
+    await rig.consumer.rebalance({TP0})
+    (a,) = bo_in(0, 1)
+    await rig.send(command(a))
+    log.refuse = ConnectionError
+    await until(lambda: rig.task is not None and rig.task.done())
+    assert isinstance(rig.task.exception(), LoopFailed)
+    await rig.loop.stop()
+    assert rig.committed() is None

@@ -12,7 +12,7 @@ def test_environment_is_read_with_nested_names(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("XSTREAM_KAFKA__BOOTSTRAP", "kafka-1:9092,kafka-2:9092")
     monkeypatch.setenv("XSTREAM_OPENTEXT__PASSWORD", "s3cret")
     settings = load_settings()
-    assert settings.kafka.faust_url == "kafka://kafka-1:9092,kafka://kafka-2:9092"
+    assert settings.kafka.bootstrap == "kafka-1:9092,kafka-2:9092"
     assert "s3cret" not in repr(settings)
     assert settings.opentext.password.get_secret_value() == "s3cret"
 

@@ -1,65 +1,43 @@
 """Flows F1/F4 (into OpenText): CDC topics of ERP/CRM records -> workspace commands.
 
-The agent does I/O only: it hands each record to the pure ``process_cdc`` and sends what comes
-back, a command keyed by business object or a dead letter keyed by the original key. Skips are
-counted (tombstones, ignored deletes, unchanged updates, and echoes of xstream's own writes).
+Each record goes to the pure ``process_cdc``; what comes back is a command keyed by business
+object, a skip (tombstone, ignored delete, unchanged update, an echo of xstream's own write: counted)
+or a typed reason to dead-letter the record.
 """
 
 from __future__ import annotations
 
-import logging
-
-import faust
-
 from xstream.codec import encode
-from xstream.errors import DeadLetterReason
-from xstream.flows.common import (
-    BROKER_ERRORS,
-    DeadLetters,
-    deliver,
-    raw_topic,
-    record_of,
-    stop_unacknowledged,
-)
 from xstream.observability import Metrics
-from xstream.pipeline import Emit, Reject, Skip, process_cdc
+from xstream.pipeline import Emit, Reject, process_cdc
+from xstream.streams.dead_letters import record_ref
+from xstream.streams.flow import Output, Rejected, StateView, Step, StepResult
+from xstream.streams.loop import Record
 from xstream.transform.rules import RuleSet
 
-log = logging.getLogger(__name__)
 FLOW = "cdc_to_workspace"
 
 
-def register(app: faust.App, *, rules: RuleSet, commands_topic: str, dead_letters: DeadLetters,
-             max_record_bytes: int, metrics: Metrics, topic_prefix: str = "") -> None:
-    source = raw_topic(app, *(topic_prefix + topic for topic in rules.topics))
-    commands = raw_topic(app, commands_topic)
+def source_topics(rules: RuleSet, topic_prefix: str = "") -> list[str]:
+    return [topic_prefix + topic for topic in rules.topics]
 
-    @app.agent(source, name=FLOW)
-    async def cdc_to_workspace(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            message = event.message
-            record = record_of(message)
-            try:
-                outcome = process_cdc(message.key, message.value, record, rules, max_bytes=max_record_bytes,
-                                      topic_prefix=topic_prefix)
-                if isinstance(outcome, Emit):
-                    metrics.events.labels(FLOW, "command").inc()
-                    command = outcome.command
-                    await deliver(commands, command.kafka_key.encode(), encode(command),
-                                  idempotency_key=command.idempotency_key)
-                elif isinstance(outcome, Skip):
-                    metrics.events.labels(FLOW, "skipped").inc()
-                    if outcome.tombstone is not None:
-                        metrics.tombstones.labels(record.topic).inc()
-                    if outcome.echo:
-                        metrics.echoes.labels(FLOW).inc()
-                elif isinstance(outcome, Reject):
-                    metrics.events.labels(FLOW, "dead_lettered").inc()
-                    await dead_letters.send(message, outcome.stage, outcome.reason, outcome.detail)
-            except BROKER_ERRORS as exc:
-                await stop_unacknowledged(app, exc, record_of(message))
-            except Exception as exc:  # noqa: BLE001 - an agent must never raise (faust would ack and drop)
-                log.exception("unexpected error in flow", extra={"record": str(record)})
-                metrics.events.labels(FLOW, "dead_lettered").inc()
-                await dead_letters.send(message, "map", DeadLetterReason.MAPPING_FAILED,
-                                        f"unexpected {type(exc).__name__}: {exc}")
+
+def make_step(*, rules: RuleSet, commands_topic: str, max_record_bytes: int, metrics: Metrics,
+              topic_prefix: str = "") -> Step[None]:
+    def step(record: Record, state: StateView[None] | None) -> StepResult[None]:
+        ref = record_ref(record)
+        outcome = process_cdc(record.key, record.value, ref, rules, max_bytes=max_record_bytes,
+                              topic_prefix=topic_prefix)
+        if isinstance(outcome, Emit):
+            command = outcome.command
+            return StepResult("command", outputs=[Output(commands_topic, command.kafka_key.encode(), encode(command),
+                                                         command.idempotency_key, what="command")])
+        if isinstance(outcome, Reject):
+            return StepResult("dead_lettered", rejected=Rejected(outcome.reason, outcome.detail, outcome.stage))
+        if outcome.tombstone is not None:
+            metrics.tombstones.labels(record.topic).inc()
+        if outcome.echo:
+            metrics.echoes.labels(FLOW).inc()
+        return StepResult("skipped")
+
+    return step

@@ -13,27 +13,23 @@ Every request carries ``Idempotency-Key: "<command.idempotency_key>"`` (IETF htt
 sf-string): a replay carries the same key, so a target that honours it answers from its key store
 with ``Idempotent-Replayed: true`` (as Stripe does) -> ``already_applied``; and ``X-Xstream-Origin:
 xstream`` and ``X-Xstream-Causation: <source_system>/<entity>/<source_position>``, so the target can
-store who changed what and xstream recognises the echo in the record's CDC. Approvals and
-notifications are effects a target cannot be trusted to de-duplicate (keys expire; incoming
-webhooks ignore them): they are recorded in the effect ledger (:mod:`.effects`) before their
-command is acknowledged, and a command found there is ``already_applied`` without a call.
+store who changed what and xstream recognises the echo in the record's CDC. Every applied effect
+(record update, approval, notification) is recorded in the effect ledger (:mod:`.effects`) before
+its command is acknowledged, and a command found there is ``already_applied`` without a call:
+targets forget keys (ERP keys expire, incoming webhooks ignore them) and a replayed old update must
+not undo a newer one.
 
 Results: 2xx -> ``applied`` with a :class:`DownstreamRecord` (for notifications without the URL: it
 holds the webhook's credential); permanent errors (400/404/422, 409 without a key) ->
 ``rejected(REJECTED_BY_TARGET)``; transient errors (timeouts, 5xx, 429/503, 409 "key still in
 flight", refused credentials) -> unfinished with ``retry_after`` where the target gave one. The
-sink never sleeps or retries: the runner retries unfinished results under its one RetryPolicy and
-owns the circuit breaker of this target. Commands for one business object (``kafka_key``) are
-applied in order; different objects run concurrently up to ``settings.concurrency``. After a
-transient failure the object's later commands in the batch are left unfinished too, so order holds
-when the runner retries.
+sink never sleeps or retries: the runner retries unfinished results under its one RetryPolicy,
+keeps per-object order and owns the circuit breaker of this target.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Sequence
 
 from xstream.errors import (
     AuthenticationFailed,
@@ -44,11 +40,11 @@ from xstream.errors import (
 )
 from xstream.model.commands import AnyDownstream, Notify, StartApproval, UpdateRecord
 from xstream.model.results import SinkResult
-from xstream.model.status import DownstreamRecord
+from xstream.model.status import DownstreamRecord, Outcome
 from xstream.settings import TargetSettings
 from xstream.sinks.effects import EffectEntry, EffectLedger
 from xstream.sinks.http import TargetClient, TargetResponse
-from xstream.sinks.ordering import apply_in_order
+from xstream.streams.state import PartitionedStore
 from xstream.transform.downstream_requests import DownstreamRequest, record_path, request_for
 
 log = logging.getLogger(__name__)
@@ -57,24 +53,21 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 class DownstreamSink:
-    def __init__(self, name: str, settings: TargetSettings, client: TargetClient | None = None,
-                 effects: EffectLedger | None = None) -> None:
+    def __init__(self, name: str, settings: TargetSettings, effects: EffectLedger,
+                 client: TargetClient | None = None) -> None:
         self.name = name
         self._settings = settings
         self._client = client or TargetClient(name, settings)
-        self._limit = asyncio.Semaphore(settings.concurrency)
-        self._effects = effects if effects is not None else EffectLedger()
-        self._pending: dict[str, tuple[EffectEntry, SinkResult]] = {}
-        """Effects the target applied whose ledger entry is not written yet: written on the retry."""
+        self._effects = effects
 
     @property
     def client(self) -> TargetClient:
         return self._client
 
     @property
-    def state_required(self) -> bool:
-        """With a durable effect ledger, commands wait until it was read: it alone prevents repeats."""
-        return self._effects.durable
+    def state(self) -> PartitionedStore[EffectEntry]:
+        """The effect ledger: loaded by the runner for each assigned partition before its first command."""
+        return self._effects.state
 
     async def start(self) -> None:
         """Fetch an OAuth2 token early so refused credentials stop the worker at start.
@@ -87,22 +80,13 @@ class DownstreamSink:
             log.warning("%s unavailable at start; will authenticate on first use", self.name,
                         extra={"error": str(exc)})
 
-    async def refresh(self) -> None:
-        """Re-read the effect ledger: called on every partition assignment (see the runner)."""
-        count = await self._effects.refresh()
-        log.info("effect ledger restored", extra={"target": self.name, "effects": count})
-
     async def close(self) -> None:
         await self._client.close()
-        await self._effects.close()
-
-    async def write(self, batch: Sequence[AnyDownstream]) -> list[SinkResult]:
-        return await apply_in_order(batch, self._apply, self._limit)
 
     def record_url(self, entity: str, record_id: str) -> str:
         return self._client.url(record_path(entity, record_id))
 
-    async def _apply(self, command: AnyDownstream) -> SinkResult:
+    async def apply(self, command: AnyDownstream) -> SinkResult:
         context = {"idempotency_key": command.idempotency_key, "business_object": command.kafka_key,
                    "kind": command.kind}
         if command.target != self.name:
@@ -113,10 +97,7 @@ class DownstreamSink:
             return SinkResult.rejected(DeadLetterReason.INVALID_COMMAND,
                                        f"{command.kind} needs a {expected} target; {self.name} is a "
                                        f"{self._settings.kind} target")
-        pending = self._pending.get(command.idempotency_key)
-        if pending is not None:
-            return await self._remember(*pending)
-        done = self._effects.get(command.idempotency_key)
+        done = self._effects.applied(command)
         if done is not None:
             return SinkResult.already_applied(downstream=done)
         try:
@@ -125,10 +106,11 @@ class DownstreamSink:
             return SinkResult.rejected(DeadLetterReason.INVALID_COMMAND, str(exc))
         try:
             if isinstance(command, UpdateRecord):
-                return await self._update(command, request)
-            if isinstance(command, StartApproval):
-                return await self._start_approval(command, request)
-            return await self._notify(command, request)
+                result = await self._update(command, request)
+            elif isinstance(command, StartApproval):
+                result = await self._start_approval(command, request)
+            else:
+                result = await self._notify(command, request)
         except SinkBackpressure as exc:
             return SinkResult.transient(str(exc), retry_after=exc.retry_after)
         except SinkUnavailable as exc:
@@ -144,6 +126,9 @@ class DownstreamSink:
         except Exception as exc:  # noqa: BLE001 - one poison command must not crash-loop the worker
             log.exception("unexpected error applying a command", extra=context)
             return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, f"unexpected {type(exc).__name__}: {exc}")
+        if result.downstream is not None and result.outcome is not Outcome.REJECTED:
+            await self._effects.record(command, result.downstream)  # durable before the command is acknowledged
+        return result
 
     async def _update(self, command: UpdateRecord, request: DownstreamRequest) -> SinkResult:
         response = await self._send(request)
@@ -163,10 +148,8 @@ class DownstreamSink:
                                        f"{command.idempotency_key}")
         record = DownstreamRecord(target=self.name, entity=request.path, record_id=str(approval_id),
                                   url=self._client.url(record_path(request.path, str(approval_id))))
-        result = SinkResult.already_applied(downstream=record) if _replayed(response) \
+        return SinkResult.already_applied(downstream=record) if _replayed(response) \
             else SinkResult.applied(downstream=record)
-        return await self._remember(EffectEntry(idempotency_key=command.idempotency_key, target=self.name,
-                                                kind=command.kind, record=record), result)
 
     async def _notify(self, command: Notify, request: DownstreamRequest) -> SinkResult:
         channel = self._settings.channels.get(command.channel.casefold())
@@ -176,23 +159,12 @@ class DownstreamSink:
                                        f"{', '.join(sorted(self._settings.channels))})")
         await self._client.request(request.operation, request.method, "", secret_url=channel.get_secret_value(),
                                    json=request.body, headers=request.headers, idempotent=False, expect_json=False)
-        record = DownstreamRecord(target=self.name, entity="channels", record_id=command.channel)
-        return await self._remember(EffectEntry(idempotency_key=command.idempotency_key, target=self.name,
-                                                kind=command.kind, record=record), SinkResult.applied(downstream=record))
+        return SinkResult.applied(downstream=DownstreamRecord(target=self.name, entity="channels",
+                                                              record_id=command.channel))
 
     async def _send(self, request: DownstreamRequest) -> TargetResponse:
         return await self._client.request(request.operation, request.method, request.path, json=request.body,
                                           headers=request.headers)
-
-    async def _remember(self, entry: EffectEntry, result: SinkResult) -> SinkResult:
-        """Ledger first; if it cannot be written the result waits (pending) and the retry writes it."""
-        try:
-            await self._effects.record(entry)
-        except Exception as exc:  # noqa: BLE001 - kept pending; the runner's retry writes it again
-            self._pending[entry.idempotency_key] = (entry, result)
-            return SinkResult.transient(f"effect ledger not written: {exc}")
-        self._pending.pop(entry.idempotency_key, None)
-        return result
 
 
 def _replayed(response: TargetResponse) -> bool:

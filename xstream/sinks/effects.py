@@ -1,28 +1,32 @@
-"""The effect ledger: approvals started and notifications sent, so a replay never repeats one.
+"""The effect ledger: every effect a downstream target applied, so a replay never repeats one.
 
-An approval is a POST that creates something, and an incoming webhook posts every message it gets;
-neither is safe to repeat, and an Idempotency-Key helps only while the target remembers it (and
-chat webhooks ignore it). So each such effect is recorded under its command's idempotency key on
-the effects topic (compacted, read back whole when partitions are assigned) before its command is
-acknowledged: a replay of any topic, by this deployment or a new one, finds the key and answers
+An approval is a POST that creates something and an incoming webhook posts every message it gets;
+neither is safe to repeat, and an Idempotency-Key helps only while the target remembers it (ERP
+keys expire, chat webhooks ignore them). A record update is safe to repeat only as long as nothing
+changed the record since: a replayed old update would undo a newer one. So each applied effect is
+recorded under its command's idempotency key on the effects topic (compacted, co-partitioned with
+the downstream command topic, read for every newly assigned partition) before its command is
+acknowledged: a replay of any topic, by this deployment or a new one, finds the key and is
 ``already_applied`` without calling the target.
 
-The one window left is a crash after the target answered and before the entry is written: the
-command is then sent again with the same Idempotency-Key (which records APIs honour).
+The one window left is a crash after the target answered and before the entry is durable: the
+command is then sent again with the same Idempotency-Key, which records APIs honour.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Protocol
+from collections.abc import Awaitable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from xstream.model.commands import AnyDownstream
 from xstream.model.status import DownstreamRecord
+from xstream.streams.state import PartitionedStore
 
 
 class EffectEntry(BaseModel):
-    """The effects topic's value: one effect a downstream target cannot de-duplicate by itself."""
+    """The effects topic's value: one effect applied to a downstream target."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -32,52 +36,21 @@ class EffectEntry(BaseModel):
     record: DownstreamRecord
 
 
-class EffectStore(Protocol):
-    async def load(self) -> list[EffectEntry]: ...
-
-    async def save(self, entry: EffectEntry) -> None: ...
-
-    async def close(self) -> None: ...
-
-
 class EffectLedger:
-    """Effects applied, by idempotency key; bounded in memory, complete on the effects topic."""
-
-    def __init__(self, store: EffectStore | None = None, capacity: int = 1_000_000) -> None:
+    def __init__(self, store: PartitionedStore[EffectEntry]) -> None:
         self._store = store
-        self._capacity = capacity
-        self._entries: OrderedDict[str, DownstreamRecord] = OrderedDict()
 
     @property
-    def durable(self) -> bool:
-        return self._store is not None
+    def state(self) -> PartitionedStore[EffectEntry]:
+        return self._store
 
-    def get(self, key: str) -> DownstreamRecord | None:
-        return self._entries.get(key)
+    def applied(self, command: AnyDownstream) -> DownstreamRecord | None:
+        entry = self._store.get(command.idempotency_key, self._store.partition_for(command.kafka_key))
+        return entry.record if entry is not None else None
 
-    async def record(self, entry: EffectEntry) -> None:
-        """Durable first (raises when the store refuses), then remembered."""
-        if self._store is not None:
-            await self._store.save(entry)
-        self._remember(entry)
-
-    async def refresh(self) -> int:
-        if self._store is None:
-            return 0
-        entries = await self._store.load()
-        for entry in entries:
-            self._remember(entry)
-        return len(entries)
-
-    async def close(self) -> None:
-        if self._store is not None:
-            await self._store.close()
-
-    def _remember(self, entry: EffectEntry) -> None:
-        self._entries[entry.idempotency_key] = entry.record
-        self._entries.move_to_end(entry.idempotency_key)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
+    async def record(self, command: AnyDownstream, record: DownstreamRecord) -> Awaitable[Any]:
+        """Remember an applied effect; the delivery resolves when the entry is durable."""
+        entry = EffectEntry(idempotency_key=command.idempotency_key, target=command.target, kind=command.kind,
+                            record=record)
+        return await self._store.put(command.idempotency_key, entry,
+                                     partition=self._store.partition_for(command.kafka_key))

@@ -1,18 +1,16 @@
-"""The OpenText sink: applies workspace commands to Content Server through the async client.
+"""The OpenText sink: applies one workspace command to Content Server through the async client.
 
 OpenText has no idempotency header, so ``ensure_workspace`` is made idempotent here: the client
-looks the workspace up by business object before creating it (and again when a create fails), and
-a ledger of applied idempotency keys answers a replayed command without calling OpenText at all.
-Commands for one business object are applied in order; different objects run concurrently up to
-``opentext.concurrency``. Once a command of an object fails transiently, the object's later commands
-in the batch are left unfinished too, so order holds when the runner retries.
+looks the workspace up by business object before creating it (and again when a create fails, or
+when the answer to a create was lost: a concurrent or earlier creator may have won), and the ledger
+(per business object: the newest position applied and its workspace) answers a replayed or older
+command without calling OpenText at all. The runner keeps per-object order and retries unfinished
+results; this sink applies one command and says what happened.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Sequence
 
 from pydantic import ValidationError
 
@@ -35,64 +33,47 @@ from xstream.model.commands import EnsureWorkspace, UpdateWorkspace
 from xstream.model.results import SinkResult
 from xstream.model.status import WorkspaceLink
 from xstream.settings import OpenTextSettings
-from xstream.sinks.ledger import Ledger, LedgerStore
-from xstream.sinks.ordering import apply_in_order
+from xstream.sinks.ledger import Ledger
+from xstream.streams.state import PartitionedStore
 
 log = logging.getLogger(__name__)
+
+WorkspaceCommandType = EnsureWorkspace | UpdateWorkspace
 
 
 class OpenTextSink:
     name = "opentext"
 
-    def __init__(self, settings: OpenTextSettings, ledger: Ledger, client: OpenTextClient | None = None,
-                 store: LedgerStore | None = None) -> None:
+    def __init__(self, settings: OpenTextSettings, ledger: Ledger, client: OpenTextClient | None = None) -> None:
         self._settings = settings
         self._client = client or OpenTextClient(settings)
         self._ledger = ledger
-        self._store = store
-        self._pending: dict[str, tuple[WorkspaceLink, SinkResult]] = {}
-        self._limit = asyncio.Semaphore(settings.concurrency)
+
+    @property
+    def state(self) -> PartitionedStore[object]:
+        """The ledger: loaded by the runner for each assigned partition before its first command."""
+        return self._ledger.state  # type: ignore[return-value]
 
     async def start(self) -> None:
         """Log in early so wrong credentials stop the worker at start; an unreachable server does not.
 
-        While OpenText is down the commands stay unfinished, the runner pauses their partitions and
-        the client logs in on the first call that gets through.
+        While OpenText is down the commands stay unfinished, the runner retries them and the client
+        logs in on the first call that gets through.
         """
         try:
             await self._client.login()
         except SinkUnavailable as exc:
             log.warning("OpenText unavailable at start; will log in on first use", extra={"error": str(exc)})
 
-    async def refresh(self) -> None:
-        """Re-read the ledger topic: called on every partition assignment, so a partition taken over
-        from another worker is judged against everything that worker applied."""
-        if self._store is not None:
-            entries = await self._store.load()
-            self._ledger.restore(entries)
-            log.info("ledger restored", extra={"business_objects": len(entries)})
-
     async def close(self) -> None:
         await self._client.close()
-        if self._store is not None:
-            await self._store.close()
 
-    async def write(self, batch: Sequence[EnsureWorkspace | UpdateWorkspace]) -> list[SinkResult]:
-        return await apply_in_order(batch, self._apply, self._limit)
-
-    async def _apply(self, command: EnsureWorkspace | UpdateWorkspace) -> SinkResult:
-        pending = self._pending.get(command.idempotency_key)
-        if pending is not None:  # applied, but its ledger entry was not written yet
-            return await self._remember(command, *pending)
-        known = self._ledger.get(command.idempotency_key)
-        if known is not None:
-            return SinkResult.already_applied(known)
+    async def apply(self, command: WorkspaceCommandType) -> SinkResult:
         bo_key, position = command.kafka_key, command.causation.source_position
-        newer_seen = self._ledger.stale(bo_key, position)
-        if newer_seen is not None:
-            log.info("stale event skipped", extra={"business_object": bo_key, "position": position,
-                                                   "idempotency_key": command.idempotency_key})
-            return SinkResult.already_applied(newer_seen)
+        done = self._ledger.applied(bo_key, command.idempotency_key, position)
+        if done is not None:
+            log.debug("already applied", extra={"business_object": bo_key, "idempotency_key": command.idempotency_key})
+            return SinkResult.already_applied(done)
         try:
             node_id, created = await self._workspace_for(command)
             if node_id is None:
@@ -100,15 +81,14 @@ class OpenTextSink:
             changed = False
             if isinstance(command, UpdateWorkspace) and not created and command.changed:
                 # only the attributes whose source values changed; equal values are not re-sent
-                await self._client.update_categories(node_id, command.changed)
-                changed = True
+                changed = await self._client.update_categories(node_id, command.changed)
         except SinkBackpressure as exc:
             return SinkResult.transient(str(exc), retry_after=exc.retry_after)
         except SinkUnavailable as exc:
             return SinkResult.transient(str(exc))
         except AuthenticationFailed as exc:
-            # Wrong or rotated credentials fail every command alike: an outage to wait out (partitions
-            # pause, /readyz reports the stall), not a reason to dead-letter every command.
+            # Wrong or rotated credentials fail every command alike: an outage to wait out, not a reason
+            # to dead-letter every command.
             log.error("OpenText refused our credentials", extra={"error": str(exc)})
             return SinkResult.transient(f"authentication failed: {exc}")
         except MappingError as exc:
@@ -121,27 +101,10 @@ class OpenTextSink:
             log.exception("unexpected error applying a command", extra={"idempotency_key": command.idempotency_key})
             return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, f"unexpected {type(exc).__name__}: {exc}")
         link = WorkspaceLink(node_id=node_id, url=self._settings.workspace_url(node_id))
-        result = SinkResult.applied(link, created=created) if created or changed else SinkResult.already_applied(link)
-        return await self._remember(command, link, result)
+        await self._ledger.record(bo_key, command.idempotency_key, position, link)  # durable before the ack
+        return SinkResult.applied(link, created=created) if created or changed else SinkResult.already_applied(link)
 
-    async def _remember(self, command: EnsureWorkspace | UpdateWorkspace, link: WorkspaceLink,
-                        result: SinkResult) -> SinkResult:
-        """Persist the ledger entry, then remember: if the write fails the result stays pending and the
-        runner's retry writes it again and reports the same outcome (no second call to OpenText)."""
-        key, bo_key, position = command.idempotency_key, command.kafka_key, command.causation.source_position
-        entry = self._ledger.newer_entry(bo_key, position, link)
-        if entry is not None and self._store is not None:
-            try:
-                await self._store.save(entry)  # delivered before the runner commits the command's offset
-            except Exception as exc:  # noqa: BLE001 - kept pending; the retry writes it again
-                self._pending[key] = (link, result)
-                return SinkResult.transient(f"ledger not written: {exc}")
-        self._pending.pop(key, None)
-        self._ledger.put(key, link)
-        self._ledger.advance(bo_key, position, link)
-        return result
-
-    async def _workspace_for(self, command: EnsureWorkspace | UpdateWorkspace) -> tuple[int | None, bool]:
+    async def _workspace_for(self, command: WorkspaceCommandType) -> tuple[int | None, bool]:
         """(node id, created now): ensured from the full metadata, or only looked up for a source delete."""
         if isinstance(command, UpdateWorkspace) and not command.create_if_absent:
             bo = command.business_object
@@ -151,7 +114,7 @@ class OpenTextSink:
         ensured = await self._client.ensure_workspace(await self._request_for(command))
         return ensured.node_id, ensured.created
 
-    async def _request_for(self, command: EnsureWorkspace | UpdateWorkspace) -> WorkspaceCreateRequest:
+    async def _request_for(self, command: WorkspaceCommandType) -> WorkspaceCreateRequest:
         ws_type = await self._workspace_type(command.workspace_type)
         template = next(
             (t for t in ws_type.templates if command.template in (None, t.name)), None

@@ -1,8 +1,11 @@
-"""Link back: once a workspace is applied, write its id and URL into the source record.
+"""Link back: once a workspace is in place, write its id and URL into the source record.
 
-Runs on status events (the only place the workspace node id is known). The downstream command
-carries origin "xstream" and the source's CDC echo of this write is dropped by :mod:`echo`. The
-idempotency key derives from the status's key, so a replayed status sends the same key.
+Runs on status events (the only place the workspace node id is known). The link back is an effect
+of the *state* the source wants (this record holds this workspace's link), not of which attempt
+happened to create the workspace: a retry that finds the workspace already there (after a crash,
+a lost answer, a replay) writes the link as well. Its idempotency key derives from what is written,
+so every repeat is the same command and the downstream sink's effect ledger applies it once; the
+command carries origin "xstream" and the source's CDC echo of the write is dropped by :mod:`echo`.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ LINKED_KINDS = ("ensure_workspace", "update_workspace")
 
 
 def link_back_command(rules: RuleSet, status: StatusEvent) -> UpdateRecord | None:
-    """The downstream command writing a new workspace's link back, or None.
+    """The downstream command writing the workspace's link into the source record, or None.
 
-    Only when the command *created* the workspace: its link is new. Linking back on every update
-    would write to the source on each of its own changes, and a source that does not record who
-    changed a record would see that write come back as a change: a loop.
+    For every workspace command that ended with the workspace in place (applied or already applied),
+    except deletes. Repeats are harmless: the same link gives the same key, which the effect ledger
+    answers ``already_applied`` without writing to the source again, so the source never sees a
+    change of its own record caused by its own change (no loop).
     """
-    if status.outcome is not Outcome.APPLIED or not status.workspace_created:
+    if status.outcome not in (Outcome.APPLIED, Outcome.ALREADY_APPLIED):
         return None
     if status.command_kind not in LINKED_KINDS:
         return None

@@ -9,8 +9,31 @@ from typing import Any
 import aiohttp
 from pydantic import HttpUrl, SecretStr
 
-from xstream.emulators.opentext import RunningEmulator
+from xstream.emulators.opentext import (
+    SEED_TYPES,
+    AttributeSeed,
+    OpenTextEmulatorConfig,
+    RunningEmulator,
+    WorkspaceTypeSeed,
+    start_opentext_emulator,
+)
+from xstream.emulators.opentext.state import OpenTextState
 from xstream.settings import OpenTextSettings
+
+CONTRACT_TYPE = WorkspaceTypeSeed(
+    5, "Contract", "Contracts", "Contract Template", "Contract",
+    (AttributeSeed("Contract Number"), AttributeSeed("Amount", "integer"), AttributeSeed("Rate", "number"),
+     AttributeSeed("Signed", "boolean"), AttributeSeed("Start Date", "date"),
+     AttributeSeed("Parties", "array", (AttributeSeed("Party"), AttributeSeed("Share", "integer")))),
+)
+"""A workspace type whose category has typed attributes (the seeded ones are all text), as its
+create form shows them: string, integer, number, boolean, date and a set."""
+
+
+async def start_typed_emulator() -> RunningEmulator:
+    """The emulator with the seeded workspace types and :data:`CONTRACT_TYPE`."""
+    return await start_opentext_emulator(OpenTextEmulatorConfig(),
+                                         OpenTextState(seed_types=(*SEED_TYPES, CONTRACT_TYPE)))
 
 
 def settings_for(emu: RunningEmulator, **overrides: Any) -> OpenTextSettings:

@@ -103,3 +103,61 @@ def test_every_attribute_title_resolves_to_its_own_key(attribute_titles) -> None
                                             "schema": {"properties": {"9": {"title": "Cat", "properties": props}}}}]})
     for n, title in enumerate(attribute_titles, start=2):
         assert key_map.resolve("Cat", title) == ("9", f"9_{n}")
+
+
+# Shaped like a real Content Server categories form (csui test data): dates are schema "string" with a
+# "date" field option, users "otcs_user_picker", multi-value attributes "array" of typed items,
+# text may carry maxLength; a multi-row set is an "array" of row objects, a single-row set an "object".
+REAL_FORM = {"forms": [{
+    "role_name": "categories",
+    "options": {"fields": {"500": {"fields": {
+        "500_2": {"type": "date", "label": "Signed On"},
+        "500_6": {"fields": {"item": {"type": "date"}}, "label": "Reminders"},
+    }}}},
+    "schema": {"properties": {"500": {"title": "Contract", "type": "object", "properties": {
+        "500_1": {"type": "object"},
+        "500_2": {"title": "Signed On", "type": "string"},
+        "500_3": {"title": "Code", "type": "string", "maxLength": 4},
+        "500_4": {"title": "Owner", "type": "otcs_user_picker"},
+        "500_5": {"title": "Amounts", "type": "array", "items": {"type": "integer", "maxItems": 3}},
+        "500_6": {"title": "Reminders", "type": "array", "items": {"type": "string"}},
+        "500_7": {"title": "Parties", "type": "array", "items": {"type": "object", "properties": {
+            "500_7_x_8": {"title": "Party", "type": "string"}}}},
+        "500_9": {"title": "Rating", "type": "object", "properties": {"500_9_1_10": {"title": "Score"}}},
+        "500_11": {"title": "Notes"},
+        "500_12": {"title": "Kind", "type": "String"},
+        "500_13": {"title": "Flag", "type": "boolean"},
+    }}}},
+}]}
+
+
+def contract(**values) -> dict:
+    return resolve_categories(parse_create_form(REAL_FORM), {"Contract": values})
+
+
+def test_values_a_real_form_allows_resolve_unchanged() -> None:
+    assert contract(**{"Signed On": "2026-03-01T10:00:00", "Code": "AB12", "Owner": "jdoe", "Amounts": [1, "2"],
+                       "Reminders": ["2026-04-01", None], "Parties": [{"500_7_x_8": "ACME"}],
+                       "Rating": {"500_9_1_10": 5}, "Notes": {"any": "thing"}, "Kind": 7, "Flag": "true"}) == {
+        "500": {"500_2": "2026-03-01T10:00:00", "500_3": "AB12", "500_4": "jdoe", "500_5": [1, "2"],
+                "500_6": ["2026-04-01", None], "500_7": [{"500_7_x_8": "ACME"}], "500_9": {"500_9_1_10": 5},
+                "500_11": {"any": "thing"}, "500_12": 7, "500_13": "true"}}
+    assert contract(Owner=1001)["500"]["500_4"] == 1001  # a user id
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"Signed On": "soon"}, 'Contract.Signed On (500_2) is date: it cannot take text "soon"'),
+    ({"Code": "ABCDE"}, "Contract.Code (500_3) is string: it cannot take text of 5 characters (at most 4)"),
+    ({"Owner": ""}, 'Contract.Owner (500_4) is otcs_user_picker (user): it cannot take text ""'),
+    ({"Owner": -3}, "Contract.Owner (500_4) is otcs_user_picker (user): it cannot take integer -3"),
+    ({"Amounts": [1, "x"]}, 'Contract.Amounts (500_5) is integer, multi-value: it cannot take item 2: text "x"'),
+    ({"Reminders": ["later"]}, 'Contract.Reminders (500_6) is date, multi-value: it cannot take item 1: text'),
+    ({"Kind": [1]}, "Contract.Kind (500_12) is String: it cannot take a list for a single-value attribute"),
+    ({"Flag": "yes"}, 'Contract.Flag (500_13) is boolean: it cannot take text "yes"'),
+])
+def test_values_a_real_form_refuses_are_wrong_type(values, message) -> None:
+    with pytest.raises(MappingError) as err:
+        contract(**values)
+    assert err.value.reason is DeadLetterReason.WRONG_TYPE
+    assert err.value.detail.startswith(f"OpenText says {message}")
+

@@ -1,9 +1,10 @@
 """Approvals and notifications through the downstream sink, against the ERP and chat emulators: one
-effect per command, however often it is sent, even after the target forgot its Idempotency-Keys."""
+effect per command, however often it is sent, even after the target forgot its Idempotency-Keys and
+in a new deployment (the effect ledger on the in-memory Kafka log)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -11,6 +12,14 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+from tests.support.memory_log import MemoryLog
+from tests.unit.sinks.support import (
+    EFFECTS_TOPIC,
+    assert_pending_until_delivered,
+    effect_store,
+    only,
+    partition_of,
+)
 from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
 from xstream.emulators.notify import NotifyEmulatorConfig, RunningNotifyEmulator, start_notify_emulator
 from xstream.emulators.serving import serve
@@ -20,33 +29,14 @@ from xstream.model.commands import Causation, DocumentLink, Notify, RecordPointe
 from xstream.model.status import DownstreamRecord, Outcome
 from xstream.settings import TargetSettings
 from xstream.sinks.downstream import DownstreamSink
-from xstream.sinks.effects import EffectEntry, EffectLedger
+from xstream.sinks.effects import EffectLedger
 
 BO = BusinessObject(ext_system_id="SAP_PRD", bo_type="LFA1", bo_id="0000300001")
 DOC = DocumentLink(node_id=100123, name="Supply Agreement 2027.pdf", url="https://ecm/app/nodes/100123", version=2)
 CAUSE = Causation(source_system="opentext", entity="document", op="document.attributes_changed",
                   source_position="3f1c2b9a7d4e5f60718293a4b5c6d7e8f9012345", topic="opentext.events", partition=1,
                   offset=4)
-
-
-class MemoryStore:
-    """The effects topic as a list; ``fail`` makes the next saves raise (broker down)."""
-
-    def __init__(self) -> None:
-        self.entries: list[EffectEntry] = []
-        self.fail = 0
-
-    async def load(self) -> list[EffectEntry]:
-        return list(self.entries)
-
-    async def save(self, entry: EffectEntry) -> None:
-        if self.fail:
-            self.fail -= 1
-            raise ConnectionError("broker unavailable")
-        self.entries.append(entry)
-
-    async def close(self) -> None:
-        return None
+Deploy = Callable[..., Awaitable[DownstreamSink]]
 
 
 def approval(key: str = "approval-key-0000001") -> StartApproval:
@@ -80,20 +70,40 @@ async def chat() -> AsyncIterator[RunningNotifyEmulator]:
         yield emu
 
 
-def erp_sink(erp: RunningErpEmulator, store: MemoryStore) -> DownstreamSink:
-    return DownstreamSink("erp", TargetSettings(base_url=erp.url, request_timeout_s=2.0), effects=EffectLedger(store))
+@pytest.fixture
+def log() -> MemoryLog:
+    return MemoryLog()
 
 
-def chat_sink(chat: RunningNotifyEmulator, store: MemoryStore, fmt: str = "slack") -> DownstreamSink:
+@pytest.fixture
+async def deploy() -> AsyncIterator[Deploy]:
+    """A worker's sink with its effect ledger on a log (loaded now); a second call over the same log is
+    a new deployment. Closed at the end."""
+    sinks: list[DownstreamSink] = []
+
+    async def make(name: str, settings: TargetSettings, log: MemoryLog) -> DownstreamSink:
+        sink = DownstreamSink(name, settings, EffectLedger(await effect_store(log, name)))
+        sinks.append(sink)
+        return sink
+
+    yield make
+    for sink in sinks:
+        await sink.close()
+
+
+def erp_settings(erp: RunningErpEmulator) -> TargetSettings:
+    return TargetSettings(base_url=erp.url, request_timeout_s=2.0)
+
+
+def chat_settings(chat: RunningNotifyEmulator, fmt: str = "slack") -> TargetSettings:
     channels = {name: SecretStr(chat.channel_url(name, fmt)) for name in ("commercial", "legal")}  # type: ignore[arg-type]
-    settings = TargetSettings(kind="notify", format=fmt, channels=channels, request_timeout_s=2.0)  # type: ignore[arg-type]
-    return DownstreamSink("chat", settings, effects=EffectLedger(store))
+    return TargetSettings(kind="notify", format=fmt, channels=channels, request_timeout_s=2.0)  # type: ignore[arg-type]
 
 
-async def test_an_approval_starts_once_with_its_reference_and_is_recorded_as_an_effect(erp: RunningErpEmulator) -> None:
-    store = MemoryStore()
-    sink = erp_sink(erp, store)
-    (result,) = await sink.write([approval()])
+async def test_an_approval_starts_once_with_its_reference_and_is_recorded_as_an_effect(
+        erp: RunningErpEmulator, log: MemoryLog, deploy: Deploy) -> None:
+    sink = await deploy("erp", erp_settings(erp), log)
+    result = await sink.apply(approval())
     assert result.outcome is Outcome.APPLIED
     (started,) = erp.state.records.query("approvals", {})
     assert result.downstream == DownstreamRecord(target="erp", entity="approvals", record_id=started["id"],
@@ -103,115 +113,139 @@ async def test_an_approval_starts_once_with_its_reference_and_is_recorded_as_an_
     assert started["reference"]["document_id"] == DOC.node_id and started["reference"]["version"] == 2
     assert started["reference"]["business_object"] == "SAP_PRD/LFA1/0000300001"
     assert started["fields"] == {"legal_status": "done"} and started["last_changed_by"] == "xstream"
-    assert [(e.idempotency_key, e.record) for e in store.entries] == [("approval-key-0000001", result.downstream)]
+    assert log.values(EFFECTS_TOPIC) == [{"idempotency_key": "approval-key-0000001", "target": "erp",
+                                          "kind": "start_approval",
+                                          "record": result.downstream.model_dump(mode="json")}]
 
     calls = (await admin(erp.admin_url, "calls")).get("approvals.create", 0)
-    (again,) = await sink.write([approval()])
+    again = await sink.apply(approval())
     assert again.outcome is Outcome.ALREADY_APPLIED and again.downstream == result.downstream
     assert (await admin(erp.admin_url, "calls")).get("approvals.create", 0) == calls  # answered by the ledger
-    await sink.close()
 
 
 async def test_a_new_deployment_starts_no_second_approval_after_the_target_forgot_the_key(
-        erp: RunningErpEmulator) -> None:
-    store = MemoryStore()
-    first = erp_sink(erp, store)
-    (result,) = await first.write([approval()])
-    await first.close()
+        erp: RunningErpEmulator, log: MemoryLog, deploy: Deploy) -> None:
+    first = await deploy("erp", erp_settings(erp), log)
+    result = await first.apply(approval())
+    assert result.outcome is Outcome.APPLIED
     erp.state.keys = type(erp.state.keys)(0.001, erp.state.clock)  # the ERP's key store expired everything
-    replayed = erp_sink(erp, store)
-    await replayed.refresh()  # on partition assignment: the effects topic is read back
-    (again,) = await replayed.write([approval()])
+    calls = (await admin(erp.admin_url, "calls")).get("approvals.create", 0)
+    replayed = await deploy("erp", erp_settings(erp), log)  # its own store, read after the first one wrote
+    again = await replayed.apply(approval())
     assert again.outcome is Outcome.ALREADY_APPLIED and again.downstream == result.downstream
     assert len(erp.state.records.query("approvals", {})) == 1
-    await replayed.close()
+    assert (await admin(erp.admin_url, "calls")).get("approvals.create", 0) == calls
 
 
-async def test_a_started_approval_whose_ledger_write_failed_is_not_started_again_on_retry(
-        erp: RunningErpEmulator) -> None:
-    store = MemoryStore()
-    store.fail = 1
-    sink = erp_sink(erp, store)
-    (first,) = await sink.write([approval()])
-    assert not first.finished and "effect ledger not written" in (first.detail or "")
-    (retried,) = await sink.write([approval()])
-    assert retried.outcome is Outcome.APPLIED  # reported as applied: it was, once
-    assert len(erp.state.records.query("approvals", {})) == 1 and len(store.entries) == 1
-    await sink.close()
+async def test_the_effect_is_recorded_before_apply_returns_and_only_when_applied(
+        erp: RunningErpEmulator, chat: RunningNotifyEmulator, deploy: Deploy) -> None:
+    log = MemoryLog(auto_deliver=False)  # deliveries wait for the test: "written" and "durable" differ
+    approvals = await deploy("erp", erp_settings(erp), log)
+    started = await approvals.apply(approval())
+    assert started.outcome is Outcome.APPLIED
+    entry = only(log.records(EFFECTS_TOPIC))
+    assert entry.key == b"erp:approval-key-0000001"
+    assert entry.partition == partition_of(BO.kafka_key, log)  # co-partitioned with the command topic
+    await assert_pending_until_delivered(log, approvals.state.barrier(entry.partition))
+
+    refused = await approvals.apply(approval("approval-key-0000002").model_copy(
+        update={"record": RecordPointer(entity="no-such-entity", id="1")}))
+    assert refused.outcome is Outcome.REJECTED
+
+    notify = await deploy("chat", chat_settings(chat), log)
+    unknown = await notify.apply(note("notify-key-00000002", channel="marketing"))
+    assert unknown.outcome is Outcome.REJECTED
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{chat.admin_url}/faults", json={"error_rate": 1.0, "error_kind": "503"}) as resp:
+        assert resp.status == 200
+    unfinished = await notify.apply(note())
+    assert not unfinished.finished
+    assert len(log.records(EFFECTS_TOPIC)) == 1, "nothing recorded for a rejected or unfinished command"
+    async with aiohttp.ClientSession() as http, http.post(f"{chat.admin_url}/faults", json={}) as resp:
+        assert resp.status == 200
+    posted = await notify.apply(note())
+    assert posted.outcome is Outcome.APPLIED
+    assert [r.key for r in log.records(EFFECTS_TOPIC)] == [b"erp:approval-key-0000001", b"chat:notify-key-00000001"]
 
 
-async def test_an_approval_the_target_refuses_is_rejected(erp: RunningErpEmulator) -> None:
-    sink = erp_sink(erp, MemoryStore())
+async def test_an_approval_the_target_refuses_is_rejected(erp: RunningErpEmulator, log: MemoryLog,
+                                                          deploy: Deploy) -> None:
+    sink = await deploy("erp", erp_settings(erp), log)
     bad = approval().model_copy(update={"record": RecordPointer(entity="no-such-entity", id="1")})
-    (result,) = await sink.write([bad])
+    result = await sink.apply(bad)
     assert result.outcome is Outcome.REJECTED and result.reason is DeadLetterReason.REJECTED_BY_TARGET
     assert "422" in (result.detail or "")
-    await sink.close()
+    assert erp.state.records.query("approvals", {}) == []
 
 
 @pytest.mark.parametrize("fmt", ["slack", "teams"])
 async def test_a_notification_is_posted_once_and_its_secret_url_stays_out_of_the_result(
-        chat: RunningNotifyEmulator, fmt: str) -> None:
-    store = MemoryStore()
-    sink = chat_sink(chat, store, fmt)
-    (result,) = await sink.write([note()])
+        chat: RunningNotifyEmulator, log: MemoryLog, deploy: Deploy, fmt: str) -> None:
+    sink = await deploy("chat", chat_settings(chat, fmt), log)
+    result = await sink.apply(note())
     assert result.outcome is Outcome.APPLIED
     assert result.downstream == DownstreamRecord(target="chat", entity="channels", record_id="commercial", url=None)
     (message,) = (await admin(chat.admin_url, "messages"))["messages"]
     assert message["channel"] == "commercial" and message["format"] == fmt
     assert "Approval started: Supply Agreement" in message["text"] and "Legal review is *done*." in message["text"]
     assert message["headers"]["Idempotency-Key"] == '"notify-key-00000001"'
-    (again,) = await sink.write([note()])
+    assert "-token" not in str(log.values(EFFECTS_TOPIC))  # the webhook's credential is not recorded either
+    again = await sink.apply(note())
     assert again.outcome is Outcome.ALREADY_APPLIED
-    assert (await admin(chat.admin_url, "messages"))["count"] == 1  # the webhook itself would have posted twice
-    await sink.close()
+    redeployed = await deploy("chat", chat_settings(chat, fmt), log)
+    assert (await redeployed.apply(note())).outcome is Outcome.ALREADY_APPLIED
+    assert (await admin(chat.admin_url, "messages"))["count"] == 1  # the webhook itself would have posted thrice
 
 
 async def test_a_notification_for_an_unknown_channel_is_rejected_with_the_channels_named(
-        chat: RunningNotifyEmulator) -> None:
-    sink = chat_sink(chat, MemoryStore())
-    (result,) = await sink.write([note(channel="marketing")])
+        chat: RunningNotifyEmulator, log: MemoryLog, deploy: Deploy) -> None:
+    sink = await deploy("chat", chat_settings(chat), log)
+    result = await sink.apply(note(channel="marketing"))
     assert result.outcome is Outcome.REJECTED
     assert "no channel 'marketing'" in (result.detail or "") and "commercial, legal" in (result.detail or "")
-    await sink.close()
 
 
-async def test_a_rate_limited_notification_waits_for_retry_after(chat: RunningNotifyEmulator) -> None:
+async def test_a_rate_limited_notification_waits_for_retry_after(chat: RunningNotifyEmulator, log: MemoryLog,
+                                                                 deploy: Deploy) -> None:
     async with aiohttp.ClientSession() as http, http.post(
             f"{chat.admin_url}/faults", json={"error_rate": 1.0, "error_kind": "429", "retry_after_s": 3}) as resp:
         assert resp.status == 200
-    sink = chat_sink(chat, MemoryStore())
-    (result,) = await sink.write([note()])
+    sink = await deploy("chat", chat_settings(chat), log)
+    result = await sink.apply(note())
     assert not result.finished and result.retry_after == 3.0
-    await sink.close()
+    assert (await admin(chat.admin_url, "messages"))["count"] == 0
 
 
 async def test_commands_of_the_wrong_kind_for_the_target_are_rejected(erp: RunningErpEmulator,
-                                                                      chat: RunningNotifyEmulator) -> None:
-    records, notify = erp_sink(erp, MemoryStore()), chat_sink(chat, MemoryStore())
-    (wrong,) = await records.write([note().model_copy(update={"target": "erp"})])
+                                                                      chat: RunningNotifyEmulator,
+                                                                      log: MemoryLog, deploy: Deploy) -> None:
+    records = await deploy("erp", erp_settings(erp), log)
+    notify = await deploy("chat", chat_settings(chat), log)
+    wrong = await records.apply(note().model_copy(update={"target": "erp"}))
     assert wrong.outcome is Outcome.REJECTED and wrong.reason is DeadLetterReason.INVALID_COMMAND
-    (also,) = await notify.write([approval().model_copy(update={"target": "chat"})])
+    also = await notify.apply(approval().model_copy(update={"target": "chat"}))
     assert also.outcome is Outcome.REJECTED and "records target" in (also.detail or "")
-    await records.close()
-    await notify.close()
+    assert (await admin(chat.admin_url, "messages"))["count"] == 0
+    assert erp.state.records.query("approvals", {}) == []
 
 
-async def test_channel_names_compare_ignoring_case(chat: RunningNotifyEmulator) -> None:
-    sink = chat_sink(chat, MemoryStore())
-    (result,) = await sink.write([note(channel="Commercial")])
+async def test_channel_names_compare_ignoring_case(chat: RunningNotifyEmulator, log: MemoryLog,
+                                                   deploy: Deploy) -> None:
+    sink = await deploy("chat", chat_settings(chat), log)
+    result = await sink.apply(note(channel="Commercial"))
     assert result.outcome is Outcome.APPLIED
-    await sink.close()
+    (message,) = (await admin(chat.admin_url, "messages"))["messages"]
+    assert message["channel"] == "commercial"
 
 
-async def test_the_credential_in_a_webhook_url_never_reaches_an_error_and_no_auth_header_is_sent() -> None:
+async def test_the_credential_in_a_webhook_url_never_reaches_an_error_and_no_auth_header_is_sent(
+        log: MemoryLog, deploy: Deploy) -> None:
     closed = "http://127.0.0.1:9/slack/commercial/SECRET-TOKEN-123"  # nothing listens on port 9
     settings = TargetSettings(kind="notify", channels={"commercial": SecretStr(closed)}, request_timeout_s=2.0,
                               auth={"kind": "bearer", "token": SecretStr("records-api-token")})  # type: ignore[arg-type]
-    sink = DownstreamSink("chat", settings, effects=EffectLedger(MemoryStore()))
-    (result,) = await sink.write([note()])
+    sink = await deploy("chat", settings, log)
+    result = await sink.apply(note())
     assert not result.finished and "SECRET-TOKEN" not in (result.detail or "")
-    await sink.close()
     seen: list[dict[str, str]] = []
 
     async def capture(request: web.Request) -> web.Response:
@@ -223,11 +257,12 @@ async def test_the_credential_in_a_webhook_url_never_reaches_an_error_and_no_aut
     runner, port = await serve(app, "127.0.0.1", 0)
     try:
         url = f"http://127.0.0.1:{port}/slack/commercial/SECRET-TOKEN-123"
-        sink = DownstreamSink("chat", settings.model_copy(update={"channels": {"commercial": SecretStr(url)}}),
-                              effects=EffectLedger(MemoryStore()))
-        assert (await sink.write([note()]))[0].outcome is Outcome.APPLIED
-        await sink.close()
+        sink = await deploy("chat", settings.model_copy(update={"channels": {"commercial": SecretStr(url)}}), log)
+        assert (await sink.apply(note())).outcome is Outcome.APPLIED
     finally:
         await runner.cleanup()
     (headers,) = seen
     assert "Authorization" not in headers and headers["Idempotency-Key"] == '"notify-key-00000001"'
+    (recorded,) = log.values(EFFECTS_TOPIC)
+    assert recorded["record"] == {"target": "chat", "entity": "channels", "record_id": "commercial", "url": None}
+    assert "SECRET-TOKEN" not in str(log.records(EFFECTS_TOPIC))

@@ -1,4 +1,4 @@
-"""Link back: an applied workspace's id and URL go back into the source record, once per status."""
+"""Link back: the id and URL of a workspace in place go back into its source record, one key per link."""
 
 from __future__ import annotations
 
@@ -38,18 +38,23 @@ def test_an_applied_workspace_is_linked_back_to_its_erp_record() -> None:
     assert command.kafka_key == "SAP_PRD/KNA1/0000100042"
 
 
-def test_only_a_created_workspace_links_back_with_a_key_from_what_is_written() -> None:
-    # an update that created the workspace (the first event seen was an update) links back too
-    first = link_back_command(RULES, status(kind="update_workspace", op="u"))
-    again = link_back_command(RULES, status(kind="update_workspace", op="u").model_copy(
-        update={"idempotency_key": "z" * 40}))
-    assert first is not None and again is not None and first.idempotency_key == again.idempotency_key
+def test_whoever_finds_the_workspace_in_place_links_back_with_the_same_key() -> None:
+    """The link is what the source record must hold, not a by-product of the attempt that created the
+    workspace: after a crash or a lost answer the retry finds the workspace (already_applied,
+    created=False) and must still write the link; every such repeat is the same command."""
+    created = link_back_command(RULES, status())
+    for repeat in (status(Outcome.ALREADY_APPLIED, created=False),
+                   status(kind="update_workspace", op="u", created=False),
+                   status(kind="update_workspace", op="u").model_copy(update={"idempotency_key": "z" * 40}),
+                   status(op="r", created=False)):
+        again = link_back_command(RULES, repeat)
+        assert created is not None and again is not None
+        assert (again.idempotency_key, again.fields, again.record_id) == \
+            (created.idempotency_key, created.fields, created.record_id)
     moved = link_back_command(RULES, status().model_copy(
         update={"workspace": WorkspaceLink(node_id=100001, url="https://ecm.example.com/app/nodes/100001")}))
-    assert moved is not None and moved.idempotency_key != first.idempotency_key  # a new link: a new key
-    # updates of an existing workspace and repeats never write back: no echo loop through the source
-    assert link_back_command(RULES, status(kind="update_workspace", op="u", created=False)) is None
-    assert link_back_command(RULES, status(Outcome.ALREADY_APPLIED)) is None
+    assert moved is not None and created is not None
+    assert moved.idempotency_key != created.idempotency_key  # a new link: a new key, written once more
 
 
 def test_prefixed_topics_and_other_rules_match() -> None:

@@ -82,7 +82,7 @@ class CategoriesApi(NodesApi):
     async def update_categories(
         self, node_id: int, values_by_name: Mapping[str, Mapping[str, Any]], *,
         metadata_token: str | Mapping[str, str] | None = None,
-    ) -> None:
+    ) -> bool:
         """Set category attributes by name, e.g. ``{"Customer": {"Status": "Open", "Contacts": [{"Name": "A"}]}}``.
 
         Categories missing on the node are applied first. Each category is then PUT with only its own
@@ -90,10 +90,11 @@ class CategoriesApi(NodesApi):
         ``metadata_token`` (one token, or tokens by category name) turns on optimistic locking: the PUT
         is always sent and a token mismatch is EditConflict. Unknown names are MappingError; so is a
         value the node's metadata says the attribute cannot take (``wrong_type``, see
-        :func:`~.category_meta.value_problem`), found before anything is written.
+        :func:`~.category_meta.value_problem`), found before anything is written. True when anything was
+        written (a category applied or a PUT sent), False when the node already held every value.
         """
         if not values_by_name:
-            return
+            return False
         if isinstance(metadata_token, str) and len(values_by_name) > 1:
             raise ValueError("update_categories: one metadata_token given for several categories; pass them by name")
         categories = await self.node_categories(node_id)
@@ -109,6 +110,7 @@ class CategoriesApi(NodesApi):
                 raise MappingError(DeadLetterReason.MAPPING_FAILED,
                                    f"category {name!r} is not on node {node_id} even after applying it")
             updates.append((name, category, category_update(category, values)))
+        wrote = bool(missing)
         for name, category, update in updates:
             token = metadata_token if not isinstance(metadata_token, Mapping) else metadata_token.get(name)
             if token is None and (not update or is_applied(category, update)):
@@ -117,6 +119,8 @@ class CategoriesApi(NodesApi):
                 update[f"{category.id}_1"] = {"metadata_token": token}
             await self._call("categories.update", "PUT", f"/api/v2/nodes/{int(node_id)}/categories/{category.id}",
                              data=json_body(update))
+            wrote = True
+        return wrote
 
     async def _apply_by_name(self, node_id: int, name: str, categories: list[NodeCategory]) -> None:
         category_id = await self.category_id(name)

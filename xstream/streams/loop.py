@@ -1,0 +1,351 @@
+"""One consumer group's loop: fetch, check offsets, hand records on, commit what is finished, in order.
+
+Every flow and every sink runs under one :class:`PartitionedLoop`; what it does with a record is
+its :class:`Processor`'s business. The loop's guarantees:
+
+- **commit order**: a partition's offset is committed only up to its first unfinished record
+  (:class:`~.offsets.OffsetTracker`), so a crash at any moment re-reads every record whose outcome
+  was not durable; records of one partition finish in any order (one business object does not wait
+  for another), commits are batched every ``commit_interval_s``;
+- **no record unseen**: a gap in the offsets is fetched again before it is believed (:mod:`.gaps`);
+- **state before records**: a newly assigned partition is paused until its processor loaded what
+  it needs (the previous owner's ledger, a flow's memory), then resumed;
+- **backpressure**: a partition with ``max_in_flight`` unfinished records is paused until half of
+  them finished, and the consumer keeps polling, so it stays in the group however long one record
+  takes (a stalled target, a large transfer);
+- **revoke within a budget**: on a rebalance the records in flight get ``revoke_budget_s`` to finish;
+  what finished is committed, the rest is abandoned (cancelled) and re-read by the next owner, whose
+  idempotency keys turn repeats into ``already_applied``;
+- **crash-only on broker failure**: a record whose outcome the broker refused fails the loop (the
+  worker exits and is restarted), never acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeAlias
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from xstream.observability import Health, Metrics
+from xstream.streams.gaps import GapGuard
+from xstream.streams.offsets import OffsetTracker
+
+log = logging.getLogger(__name__)
+
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+
+@dataclass(eq=False)
+class Part:
+    """One assigned partition as the loop and its processor see it."""
+
+    tp: TopicPartition
+    loop: PartitionedLoop
+    tracker: OffsetTracker = field(default_factory=OffsetTracker)
+    guard: GapGuard | None = None
+    ready: bool = False
+    revoked: bool = False
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def partition(self) -> int:
+        return int(self.tp.partition)
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run work for this partition; cancelled when the partition goes; a failure fails the loop."""
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.loop.fail(task.exception())  # type: ignore[arg-type]
+
+    def settle(self, offset: int, deliveries: Iterable[Awaitable[Any]]) -> None:
+        """The record at ``offset`` is finished once every delivery resolved (its outcome is durable)."""
+        pending = list(deliveries)
+        if not pending:
+            self.finish(offset)
+            return
+
+        async def wait() -> None:
+            await asyncio.gather(*pending)
+            self.finish(offset)
+
+        self.spawn(wait())
+
+    def finish(self, offset: int) -> None:
+        self.tracker.finish(offset)
+        if self.tracker.idle:
+            self.idle.set()
+
+    def take(self, offset: int) -> None:
+        self.tracker.take(offset)
+        self.idle.clear()
+
+
+class Processor(Protocol):
+    """What a loop does with records: a flow or a sink runner."""
+
+    async def prepare(self, parts: list[Part]) -> None:
+        """Load what newly assigned partitions need before their first record (may raise: retried)."""
+
+    async def submit(self, part: Part, record: Record) -> None:
+        """Take one record (in offset order per partition); ``part.settle``/``finish`` its offset later."""
+
+    def forget(self, parts: list[Part]) -> None:
+        """These partitions are gone (revoked or stopped); drop what was kept for them."""
+
+
+class LoopFailed(RuntimeError):
+    """A record's outcome could not be made durable: the worker stops without acknowledging it."""
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    max_in_flight: int = 1000
+    """Unfinished records per partition before it is paused (resumed at half)."""
+    commit_interval_s: float = 0.2
+    revoke_budget_s: float = 10.0
+    """How long records in flight may take to finish on a rebalance or a stop; the rest is abandoned."""
+    fetch_timeout_ms: int = 100
+    fetch_max_records: int = 500
+    gap_recheck_s: float = 0.0
+    """See :mod:`.gaps`: 0 believes a gap at once (Apache Kafka)."""
+    prepare_retry_s: float = 2.0
+
+
+class PartitionedLoop:
+    def __init__(self, *, name: str, consumer: AIOKafkaConsumer, topics: list[str], processor: Processor,
+                 group: str, metrics: Metrics, health: Health, settings: LoopSettings = LoopSettings()) -> None:
+        self.name = name
+        self.component = name
+        self._consumer = consumer
+        self._topics = topics
+        self._processor = processor
+        self._group = group
+        self._metrics = metrics
+        self._health = health
+        self._settings = settings
+        self._parts: dict[TopicPartition, Part] = {}
+        self._paused: dict[TopicPartition, tuple[str, float | None]] = {}
+        """Why a partition is paused: loading, gap (until a time), backpressure."""
+        self._loading: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._last_commit = 0.0
+        self.cycles = 0
+        """Fetch cycles run (one getmany, hand-over and commit each): for the status page, and for tests
+        that must know the loop looked again."""
+        self._failure: BaseException | None = None
+        self._stopping = asyncio.Event()
+        self._stopped = asyncio.Event()
+
+    # --- life cycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._health.expect(self.component)
+        await self._consumer.start()
+        self._consumer.subscribe(self._topics, listener=_Listener(self))
+
+    async def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                if self._failure is not None:
+                    raise LoopFailed(f"{self.name}: {self._failure!r}") from self._failure
+                self._resume_due()
+                batches = await self._consumer.getmany(timeout_ms=self._settings.fetch_timeout_ms,
+                                                       max_records=self._settings.fetch_max_records)
+                for tp, records in batches.items():
+                    await self._take(tp, records)
+                await self._commit(self._parts.values())
+                self._report(set(self._parts) - batches.keys())
+                self.cycles += 1
+        finally:
+            self._stopped.set()
+
+    async def stop(self) -> None:
+        """Finish what is in flight within the budget, commit it, leave the group."""
+        self._stopping.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), self._settings.revoke_budget_s)
+        await self._release(list(self._parts.values()))
+        await self._consumer.stop()
+
+    def fail(self, exc: BaseException) -> None:
+        if self._failure is None:
+            log.critical("a record's outcome could not be made durable; stopping without acknowledging it",
+                         extra={"loop": self.name, "error": repr(exc)})
+            self._failure = exc
+
+    # --- records --------------------------------------------------------------------------------------
+
+    async def _take(self, tp: TopicPartition, records: list[Record]) -> None:
+        part = self._parts.get(tp)
+        if part is None or part.revoked:
+            return
+        if not part.ready or part.guard is None:
+            self._consumer.seek(tp, records[0].offset)  # handed out before its state was loaded: later
+            self._pause(tp, "loading")
+            return
+        checked = part.guard.check(records)
+        for record in checked.deliver:
+            part.take(record.offset)
+            await self._processor.submit(part, record)
+        if checked.accepted_gap is not None:
+            log.info("offsets absent from the log", extra={"loop": self.name, "partition": str(tp),
+                                                           "offsets": list(checked.accepted_gap)})
+        if checked.refetch_from is not None:
+            self._consumer.seek(tp, checked.refetch_from)
+            self._pause(tp, "gap", time.monotonic() + 0.02)
+        elif part.tracker.in_flight >= self._settings.max_in_flight:
+            self._pause(tp, "backpressure")
+
+    def _pause(self, tp: TopicPartition, why: str, until: float | None = None) -> None:
+        if tp in self._consumer.assignment():
+            self._consumer.pause(tp)
+            self._paused[tp] = (why, until)
+
+    def _resume_due(self) -> None:
+        now = time.monotonic()
+        for tp, (why, until) in list(self._paused.items()):
+            part = self._parts.get(tp)
+            if part is None:
+                self._paused.pop(tp, None)
+                continue
+            due = {"loading": part.ready, "gap": until is not None and now >= until,
+                   "backpressure": part.tracker.in_flight <= self._settings.max_in_flight // 2}[why]
+            if due:
+                del self._paused[tp]
+                if tp in self._consumer.assignment():
+                    self._consumer.resume(tp)
+
+    def paused(self) -> dict[str, str]:
+        """Paused partitions and why, for status pages."""
+        return {f"{tp.topic}/{tp.partition}": why for tp, (why, _) in self._paused.items()}
+
+    # --- commits and health ---------------------------------------------------------------------------
+
+    async def _commit(self, parts: Iterable[Part], *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_commit < self._settings.commit_interval_s:
+            return
+        self._last_commit = now
+        assigned = self._consumer.assignment()
+        offsets = {part.tp: offset for part in parts
+                   if part.tp in assigned and (offset := part.tracker.to_commit()) is not None}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance is under way: the partitions' next owner re-reads from the last commit and the
+            # repeats are answered already_applied. Nothing is lost.
+            log.warning("commit failed", extra={"loop": self.name, "error": repr(exc)})
+            return
+        for tp, offset in offsets.items():
+            part = self._parts.get(tp)
+            if part is not None:
+                part.tracker.committed(offset)
+            self._health.progressed(tp.topic, tp.partition, self._lag(tp, offset))
+            self._metrics.last_progress.labels(self._group, tp.topic, str(tp.partition)).set(time.time())
+
+    def _report(self, quiet: Iterable[TopicPartition]) -> None:
+        for tp in quiet:
+            part = self._parts.get(tp)
+            if part is not None and part.ready and part.tracker.idle:
+                self._health.waiting(tp.topic, tp.partition, self._lag(tp, part.tracker.committable()))
+
+    def _lag(self, tp: TopicPartition, position: int | None) -> int:
+        """Records between what is finished and the log end (the high-water mark of the last fetch)."""
+        if tp not in self._consumer.assignment():
+            return 0  # revoked meanwhile: not ours to report
+        highwater = self._consumer.highwater(tp)
+        lag = max(0, highwater - position) if highwater is not None and position is not None else 0
+        self._metrics.lag.labels(self._group, tp.topic, str(tp.partition)).set(lag)
+        return lag
+
+    # --- rebalances -----------------------------------------------------------------------------------
+
+    async def assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        new = [Part(tp, self) for tp in assigned if tp not in self._parts]
+        for part in new:
+            self._parts[part.tp] = part
+            self._pause(part.tp, "loading")
+            self._loading[part.tp] = asyncio.create_task(self._prepare(part))
+        log.info("partitions assigned", extra={"loop": self.name, "partitions": sorted(str(p.tp) for p in new)})
+        self._health.ready(self.component)
+
+    async def _prepare(self, part: Part) -> None:
+        """Position and state first; only then the partition's records (it stays paused until ready)."""
+        while not part.revoked:
+            try:
+                position = await self._consumer.position(part.tp)
+                await self._processor.prepare([part])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not prepare a partition; it waits and tries again",
+                              extra={"loop": self.name, "partition": str(part.tp)})
+                await asyncio.sleep(self._settings.prepare_retry_s)
+                continue
+            part.guard = GapGuard(position, self._settings.gap_recheck_s)
+            part.tracker.committed(position)  # where the group stands: nothing to commit until past it
+            part.ready = True
+            part.idle.set()
+            self._loading.pop(part.tp, None)
+            return
+
+    async def revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        parts = [self._parts[tp] for tp in revoked if tp in self._parts]
+        await self._release(parts)
+
+    async def _release(self, parts: list[Part]) -> None:
+        """Let in-flight records finish within the budget, commit them, abandon the rest. (Committing is
+        safe even after a failure: only records whose outcome is durable are in the finished prefix.)"""
+        if not parts:
+            return
+        for part in parts:
+            part.revoked = True
+            loading = self._loading.pop(part.tp, None)
+            if loading is not None:
+                loading.cancel()
+        busy = [part.idle.wait() for part in parts if part.ready and not part.idle.is_set()]
+        if busy and self._failure is None:  # after a failure nothing more can be made durable: do not wait
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*busy), self._settings.revoke_budget_s)
+        for waiting in busy:
+            waiting.close()  # not awaited (no wait, or the budget ran out first)
+        await self._commit(parts, force=True)
+        abandoned = sum(part.tracker.in_flight for part in parts)
+        for part in parts:
+            for task in list(part.tasks):
+                task.cancel()
+        self._processor.forget(parts)
+        for part in parts:
+            self._parts.pop(part.tp, None)
+            self._paused.pop(part.tp, None)
+            with contextlib.suppress(KeyError):
+                self._metrics.lag.remove(self._group, part.tp.topic, str(part.tp.partition))
+        self._health.forget((part.tp.topic, part.tp.partition) for part in parts)
+        log.info("partitions released", extra={"loop": self.name, "partitions": sorted(str(p.tp) for p in parts),
+                                               "abandoned": abandoned})
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, loop: PartitionedLoop) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._loop.revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._loop.assigned(assigned)
