@@ -40,7 +40,7 @@ from xstream.observability import Health, Metrics, ObservabilityServer, configur
 from xstream.publisher import KafkaPublisher
 from xstream.retry import RetryPolicy
 from xstream.runner import RunnerTopics, SinkRunner
-from xstream.settings import Settings
+from xstream.settings import Settings, revoke_budget
 from xstream.sinks.downstream import DownstreamSink
 from xstream.sinks.effects import EffectEntry, EffectLedger
 from xstream.sinks.ledger import Ledger, LedgerEntry
@@ -261,7 +261,7 @@ def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None,
                                                       Role.OPENTEXT_EVENTS)}
     dead_letters = DeadLetters(publisher, topic[Role.DEAD_LETTER], metrics, clock)
     loop_settings = LoopSettings(max_in_flight=worker.max_in_flight, commit_interval_s=worker.commit_interval_s,
-                                 revoke_budget_s=worker.revoke_budget_s, gap_recheck_s=kafka.profile.gap_recheck_s)
+                                 revoke_budget_s=revoke_budget(settings), gap_recheck_s=kafka.profile.gap_recheck_s)
 
     def partitions_of(name: str) -> Callable[[], Awaitable[int]]:
         return lambda: publisher.partitions(name)
@@ -329,7 +329,7 @@ def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None,
     if settings.webhook.enabled or settings.poller.enabled:
         components.append(IngressComponent(lambda: OpenTextIngress(settings, catalog, status_rules, metrics,
                                                                    health, clock)))
-    return Worker(publisher, components, stop_budget_s=worker.revoke_budget_s + 5.0)
+    return Worker(publisher, components, stop_budget_s=revoke_budget(settings) + 5.0)
 
 
 def run_worker(settings: Settings) -> int:

@@ -13,6 +13,7 @@ translated where they are caught (the HTTP boundary, the codec) and chained with
     ├── WebhookRefused                no   an unsigned, wrongly signed, stale or replayed webhook -> 401
     └── SinkError                     no   a target system refused or failed a call
         ├── SinkUnavailable           yes  timeout, connection error, 5xx, HTML error page
+        │   ├── AnswerLost            yes  sent, but the answer never came: the target may have acted
         │   └── SinkBackpressure      yes  429/503 with Retry-After: slow down, then retry
         ├── SinkRejected              no   400/404/422: the request itself is wrong -> dead letter
         │   ├── TargetNotFound        no   404 (or OpenText's 400 "Could not get a node")
@@ -86,6 +87,11 @@ class SinkError(XStreamError):
 
 class SinkUnavailable(SinkError):
     retriable = True
+
+
+class AnswerLost(SinkUnavailable):
+    """The request went out and its answer never came (reset, disconnect, read timeout): the target
+    may have acted. Retriable; a target that cannot de-duplicate may choose not to resend."""
 
 
 class SinkBackpressure(SinkUnavailable):

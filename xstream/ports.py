@@ -58,13 +58,17 @@ class PartitionState(Protocol):
         """Read the state of these partitions to the store's end (kept state is brought up to date);
         ``input_partitions`` must equal the store's (co-partitioning), ``recheck_s`` see streams/gaps."""
 
-    def forget(self, partitions: Collection[int]) -> None:
-        """This worker no longer handles these partitions."""
+    def release(self, partitions: Collection[int]) -> None:
+        """This worker no longer handles these partitions (state may be kept aside for a return)."""
+
+    def retain(self, partitions: Collection[int]) -> None:
+        """The partitions this worker handles now; state of any other is dropped."""
 
     def barrier(self, partition: int) -> Awaitable[None]:
         """Resolves when every write issued so far for ``partition`` is durable."""
 
 
+@runtime_checkable
 class StatefulSink(Sink[C_contra], Protocol[C_contra]):
     """A sink that declares its state: the runner loads it for newly assigned partitions before it
     applies anything there, and waits for its writes before it acknowledges a command."""

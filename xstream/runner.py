@@ -22,13 +22,15 @@ commands pile up to the partition's in-flight limit and the loop pauses the part
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import TopicPartition
 from pydantic import TypeAdapter
 
 from xstream.breaker import CircuitBreaker
@@ -38,7 +40,7 @@ from xstream.model.commands import AnyDownstream, EnsureWorkspace, UpdateWorkspa
 from xstream.model.results import SinkResult
 from xstream.model.status import Outcome, StatusEvent
 from xstream.observability import Metrics
-from xstream.ports import Clock, Publisher, Sink
+from xstream.ports import Clock, Publisher, Sink, StatefulSink
 from xstream.retry import RetryPolicy
 from xstream.streams.dead_letters import DeadLetters
 from xstream.streams.loop import Part, Record
@@ -98,6 +100,8 @@ class SinkRunner:
         self._accepts = accepts
         self._dead_letter_undecodable = dead_letter_undecodable
         self._chains: dict[int, dict[str, deque[tuple[Record, AnyCommand]]]] = {}
+        self._waits: dict[int, set[asyncio.Task[Any]]] = {}
+        """Per partition, the chains waiting between attempts (cancelled on a revoke)."""
         self.name = sink.name
 
     @property
@@ -118,17 +122,31 @@ class SinkRunner:
 
     async def prepare(self, parts: list[Part]) -> None:
         """A sink with state (its ledger) reads the previous owner's writes before any command here."""
-        state = getattr(self._sink, "state", None)
-        if state is not None:
+        if isinstance(self._sink, StatefulSink):
             count = await self._input_partitions() if self._input_partitions is not None else None
-            await state.load([p.partition for p in parts], input_partitions=count, recheck_s=self._gap_recheck_s)
+            await self._sink.state.load([p.partition for p in parts], input_partitions=count,
+                                        recheck_s=self._gap_recheck_s)
+
+    def release(self, parts: list[Part]) -> None:
+        """A business object finishes the call it has in flight; its queued commands are dropped, and a
+        command waiting to be tried again (backoff, open breaker) is abandoned at once."""
+        for part in parts:
+            for chain in self._chains.get(part.partition, {}).values():
+                while len(chain) > 1:
+                    chain.pop()
+            for task in self._waits.pop(part.partition, set()):
+                task.cancel()
 
     def forget(self, parts: list[Part]) -> None:
         for part in parts:
             self._chains.pop(part.partition, None)
-        state = getattr(self._sink, "state", None)
-        if state is not None:
-            state.forget([p.partition for p in parts])
+            self._waits.pop(part.partition, None)
+        if isinstance(self._sink, StatefulSink):
+            self._sink.state.release([p.partition for p in parts])
+
+    def retain(self, partitions: set[TopicPartition]) -> None:
+        if isinstance(self._sink, StatefulSink):
+            self._sink.state.retain({tp.partition for tp in partitions})
 
     async def submit(self, part: Part, record: Record) -> None:
         try:
@@ -155,29 +173,37 @@ class SinkRunner:
             record, command = chain[0]
             await self.handle(part, record, command)
             chain.popleft()
-        del chains[key]
+            if part.revoked:
+                break
+        chains.pop(key, None)
 
     async def handle(self, part: Part, record: Record, command: AnyCommand) -> None:
         """2 apply (retried until finished)  3 status, dead letter and state published  4 settle: the
         offset is finished once they are all acked (the loop commits it in order)."""
-        result = await self._apply(command)
+        result = await self._apply(command, part.partition)
         deliveries = await self._outcome(record, command, result)
-        state = getattr(self._sink, "state", None)
-        if state is not None:
-            deliveries.append(state.barrier(part.partition))
+        if isinstance(self._sink, StatefulSink):
+            deliveries.append(self._sink.state.barrier(part.partition))
         part.settle(record.offset, deliveries)
 
     # --- 2: apply, retried ----------------------------------------------------------------------------
 
-    async def _apply(self, command: AnyCommand) -> SinkResult:
+    async def _apply(self, command: AnyCommand, partition: int) -> SinkResult:
+        """Until the command finished. Its waits between attempts are marked, so a revoke cancels a
+        command that waits for a target to come back at once (only calls in flight get the budget)."""
         while True:
             attempts = self._retry.start()
             retry_after: float | None = None
             while True:
-                await self._gate()
+                async with self._waiting(partition):
+                    await self._gate()
+                async with self._waiting(partition):
+                    await self._slots.acquire()  # waiting for a slot is abandoned on a revoke as well
                 started = time.perf_counter()
-                async with self._slots:
+                try:
                     result = await self._attempt(command)
+                finally:
+                    self._slots.release()
                 self._metrics.sink_latency.labels(self._sink.name).observe(time.perf_counter() - started)
                 self._record_attempt(ok=result.finished)
                 if result.finished:
@@ -186,14 +212,16 @@ class SinkRunner:
                 retry_after = result.retry_after
                 log.warning("sink attempt unfinished", extra={"sink": self._sink.name, "detail": result.detail,
                                                               "idempotency_key": command.idempotency_key})
-                if not await attempts.backoff(retry_after):
-                    break
+                async with self._waiting(partition):
+                    if not await attempts.backoff(retry_after):
+                        break
             wait = max(self._pause_s, retry_after or 0.0)
             self._metrics.paused.labels(self._sink.name).inc()
             log.error("retries exhausted; this business object waits, then tries again",
                       extra={"sink": self._sink.name, "business_object": command.kafka_key,
                              "idempotency_key": command.idempotency_key, "wait_s": wait})
-            await self._retry.sleep(wait)
+            async with self._waiting(partition):
+                await self._retry.sleep(wait)
 
     async def _attempt(self, command: AnyCommand) -> SinkResult:
         try:
@@ -201,6 +229,17 @@ class SinkRunner:
         except Exception as exc:  # noqa: BLE001 - a sink bug must not take the other commands down
             log.exception("sink raised", extra={"sink": self._sink.name, "idempotency_key": command.idempotency_key})
             return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, f"unexpected {type(exc).__name__}: {exc}")
+
+    @contextlib.asynccontextmanager
+    async def _waiting(self, partition: int) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        assert task is not None
+        waiting = self._waits.setdefault(partition, set())
+        waiting.add(task)
+        try:
+            yield
+        finally:
+            waiting.discard(task)
 
     async def _gate(self) -> None:
         """Wait while the breaker is open (only the half-open trial goes through)."""

@@ -51,6 +51,10 @@ class ClientProfile(BaseModel):
     fetch_max_wait_ms: int
     """How long a fetch waits for data: Apache Kafka answers as soon as data arrives, Tansu at the end
     of the wait, so a long wait there is latency on every hop."""
+    revoke_budget_s: float
+    """How long calls in flight may finish on a rebalance: inside the window in which the group waits
+    for members to rejoin (Apache Kafka: the rebalance timeout; Tansu: half the session timeout, its
+    join wait), or the member misses the new generation and the group rebalances once more."""
     gap_recheck_s: float
     """How long a missing offset is fetched again before it is believed (see ``streams/gaps.py``):
     Tansu can show offset N+1 before N at the tail; on Apache Kafka a gap is real (compaction,
@@ -67,6 +71,7 @@ class ClientProfile(BaseModel):
                 producer_linger_ms=0,
                 acks=1,
                 fetch_max_wait_ms=50,
+                revoke_budget_s=1.5,
                 gap_recheck_s=5.0,
             )
         return cls(
@@ -77,6 +82,7 @@ class ClientProfile(BaseModel):
             producer_linger_ms=5,
             acks="all",
             fetch_max_wait_ms=500,
+            revoke_budget_s=10.0,
             gap_recheck_s=0.0,
         )
 
@@ -186,6 +192,10 @@ class TargetSettings(BaseModel):
     approvals_path: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._~/-]+$")] = "approvals"
     """records: where approvals are started (POST {base_url}/{approvals_path}) and read."""
     format: Literal["slack", "teams"] = "slack"
+    delivery: Literal["at_least_once", "at_most_once"] = "at_least_once"
+    """notify: what to do when a message was sent and its answer lost (connection reset, timeout after
+    sending). Incoming webhooks neither de-duplicate nor can be asked what they received, so one of
+    the two must give: resend (a message may appear twice) or not (a message may be missing)."""
     """notify: the message format of the incoming webhooks (Slack blocks, or a Teams Adaptive Card)."""
     channels: dict[str, SecretStr] = Field(default_factory=dict)
     """notify: channel name -> incoming-webhook URL. The URL holds the credential: a secret, never logged."""
@@ -259,9 +269,10 @@ class WorkerSettings(BaseModel):
     max_in_flight: Annotated[int, Field(ge=1)] = 1000
     """Unfinished records per partition before the partition is paused (resumed at half)."""
     commit_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.2
-    revoke_budget_s: Annotated[float, Field(gt=0, le=120)] = 10.0
-    """On a rebalance or a stop, how long records in flight may take to finish before they are
-    abandoned (and re-read by the next owner, whose idempotency keys make the repeat harmless)."""
+    revoke_budget_s: Annotated[float, Field(gt=0, le=120)] | None = None
+    """On a rebalance or a stop, how long calls in flight may take to finish before they are abandoned
+    (and re-read by the next owner, whose idempotency keys make the repeat harmless); queued records
+    are left to the next owner at once. Default from the broker flavour (Tansu 1.5 s, Kafka 10 s)."""
 
 
 class WebhookSettings(BaseModel):
@@ -351,6 +362,12 @@ class Settings(BaseSettings):
         if self.retry.deadline_s > 240:
             raise ValueError("retry.deadline_s must stay under 240 s: a batch may not hold the consumer past "
                              "its 300 s poll interval")
+        budget, profile = self.worker.revoke_budget_s, self.kafka.profile
+        window = (profile.session_timeout_ms / 2 if self.kafka.flavour is BrokerFlavour.TANSU
+                  else profile.rebalance_timeout_ms) / 1000
+        if budget is not None and budget >= window:
+            raise ValueError(f"worker.revoke_budget_s {budget} must stay under {window:g} s, the time the group "
+                             "waits for members to rejoin a rebalance")
         if self.retry.base_delay_s > self.retry.max_delay_s:
             raise ValueError("retry.base_delay_s must not exceed retry.max_delay_s")
         for name in ("rules_file", "status_rules_file"):
@@ -358,6 +375,11 @@ class Settings(BaseSettings):
             if path is not None and not path.exists():
                 raise ValueError(f"worker.{name} {path} does not exist")
         return self
+
+
+def revoke_budget(settings: Settings) -> float:
+    """The revoke budget in force: as set, else the broker flavour's."""
+    return settings.worker.revoke_budget_s or settings.kafka.profile.revoke_budget_s
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -136,7 +136,8 @@ async def make_rig() -> AsyncIterator[Callable[..., Awaitable[Rig]]]:
 
     async def make(sink: Any = None, *, log: MemoryLog | None = None, consumer: MemoryConsumer | None = None,
                    breaker: CircuitBreaker | None = None, concurrency: int = 8, max_in_flight: int = 1000,
-                   retry: RetryPolicy | None = None, pause_s: float = 0.01, **runner_kw: Any) -> Rig:
+                   retry: RetryPolicy | None = None, pause_s: float = 0.01, revoke_budget_s: float = 0.5,
+                   **runner_kw: Any) -> Rig:
         log = log or MemoryLog()
         consumer = consumer or MemoryConsumer(log)
         sink = sink or ScriptedSink()
@@ -150,7 +151,7 @@ async def make_rig() -> AsyncIterator[Callable[..., Awaitable[Rig]]]:
         loop = PartitionedLoop(name="sink:fake", consumer=consumer, topics=[COMMANDS], processor=runner,
                                group="g", metrics=metrics, health=Health(120),
                                settings=LoopSettings(commit_interval_s=0.0, max_in_flight=max_in_flight,
-                                                     revoke_budget_s=0.5, gap_recheck_s=1.0))
+                                                     revoke_budget_s=revoke_budget_s, gap_recheck_s=1.0))
         await loop.start()
         rig = Rig(log, consumer, loop, runner, sink)
         rig.task = asyncio.create_task(loop.run())
@@ -292,15 +293,18 @@ async def test_commands_for_other_sinks_are_left_alone_but_committed(make_rig: A
 class SlowState:
     """A sink's state whose load waits for the test: nothing may be applied before it is read."""
 
-    release: asyncio.Event = field(default_factory=asyncio.Event)
+    go: asyncio.Event = field(default_factory=asyncio.Event)
     loaded: list[int] = field(default_factory=list)
 
     async def load(self, partitions: Collection[int], *, input_partitions: int | None = None,
                    recheck_s: float = 0.0) -> None:
-        await self.release.wait()
+        await self.go.wait()
         self.loaded.extend(partitions)
 
-    def forget(self, partitions: Collection[int]) -> None:
+    def release(self, partitions: Collection[int]) -> None:
+        return None
+
+    def retain(self, partitions: Collection[int]) -> None:
         return None
 
     def barrier(self, partition: int) -> Awaitable[None]:
@@ -316,7 +320,7 @@ async def test_a_sink_with_state_applies_nothing_before_its_state_is_read(make_r
     await rig.consumer.rebalance({TP0})
     await cycles(rig, 5)
     assert sink.calls == []
-    sink.state.release.set()  # type: ignore[attr-defined]
+    sink.state.go.set()  # type: ignore[attr-defined]
     await until(lambda: rig.committed() == 1)
     assert sink.state.loaded == [0]  # type: ignore[attr-defined]
 
@@ -374,3 +378,23 @@ async def test_a_status_the_broker_refuses_fails_the_loop_and_is_never_acknowled
     assert isinstance(rig.task.exception(), LoopFailed)
     await rig.loop.stop()
     assert rig.committed() is None
+
+
+async def test_a_rebalance_waits_for_calls_in_flight_not_for_a_target_to_come_back(make_rig: Any) -> None:
+    """Queued commands are left to the next owner at once and a command waiting to be tried again is
+    abandoned: the revoke does not wait out the budget (60 s here) while a target is down."""
+    never = asyncio.Event()
+
+    async def wait_forever(_: float) -> None:
+        await never.wait()
+
+    retry = RetryPolicy(attempts=3, base_delay_s=1, max_delay_s=1, deadline_s=60, sleep=wait_forever)
+    sink = ScriptedSink(lambda n, c: SinkResult.transient("down"))
+    rig = await make_rig(sink, retry=retry, revoke_budget_s=60)
+    await rig.consumer.rebalance({TP0})
+    first, *queued = bo_in(0, 1) * 5
+    await rig.send(command(first, 1), *(command(first, n) for n in range(2, 6)))
+    await until(lambda: len(sink.calls) == 1)
+    async with asyncio.timeout(5):
+        await rig.consumer.rebalance(set())
+    assert sink.calls == [command(first, 1).idempotency_key] and rig.committed() is None

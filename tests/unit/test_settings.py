@@ -42,3 +42,16 @@ def test_broker_profiles_differ_where_tansu_needs_it() -> None:
 def test_workspace_url_uses_the_public_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XSTREAM_OPENTEXT__PUBLIC_URL", "https://ecm.example.com/otcs/cs/")
     assert load_settings().opentext.workspace_url(42) == "https://ecm.example.com/otcs/cs/app/nodes/42"
+
+
+def test_the_revoke_budget_comes_from_the_broker_and_must_fit_its_rejoin_window(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from xstream.settings import revoke_budget
+
+    monkeypatch.setenv("XSTREAM_KAFKA__FLAVOUR", "tansu")
+    assert revoke_budget(load_settings()) == 1.5
+    monkeypatch.setenv("XSTREAM_WORKER__REVOKE_BUDGET_S", "3")
+    with pytest.raises(ConfigError, match="must stay under 2 s"):
+        load_settings()
+    monkeypatch.setenv("XSTREAM_KAFKA__FLAVOUR", "kafka")
+    assert revoke_budget(load_settings()) == 3

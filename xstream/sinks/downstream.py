@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 
 from xstream.errors import (
+    AnswerLost,
     AuthenticationFailed,
     DeadLetterReason,
     SinkBackpressure,
@@ -157,10 +158,17 @@ class DownstreamSink:
             return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET,
                                        f"{self.name} has no channel {command.channel!r} (configured: "
                                        f"{', '.join(sorted(self._settings.channels))})")
-        await self._client.request(request.operation, request.method, "", secret_url=channel.get_secret_value(),
-                                   json=request.body, headers=request.headers, idempotent=False, expect_json=False)
-        return SinkResult.applied(downstream=DownstreamRecord(target=self.name, entity="channels",
-                                                              record_id=command.channel))
+        record = DownstreamRecord(target=self.name, entity="channels", record_id=command.channel)
+        try:
+            await self._client.request(request.operation, request.method, "", secret_url=channel.get_secret_value(),
+                                       json=request.body, headers=request.headers, idempotent=False,
+                                       expect_json=False)
+        except AnswerLost as exc:
+            if self._settings.delivery == "at_least_once":
+                raise  # sent again: the channel may show it twice
+            log.warning("%s: a message's answer was lost; not sent again (delivery at_most_once)", self.name,
+                        extra={"idempotency_key": command.idempotency_key, "error": str(exc)})
+        return SinkResult.applied(downstream=record)
 
     async def _send(self, request: DownstreamRequest) -> TargetResponse:
         return await self._client.request(request.operation, request.method, request.path, json=request.body,

@@ -41,6 +41,7 @@ import orjson
 from multidict import CIMultiDictProxy
 
 from xstream.errors import (
+    AnswerLost,
     AuthenticationFailed,
     EditConflict,
     SinkBackpressure,
@@ -90,10 +91,16 @@ async def transport_errors(target: str, operation: str, *, secret_url: str | Non
     """
     try:
         yield
+    except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:  # never reached the target
+        raise SinkUnavailable(redact(f"{operation}: {type(exc).__name__}: {exc}", secret_url), target=target) from exc
     except TimeoutError as exc:
-        raise SinkUnavailable(f"{operation}: timed out", target=target) from exc
+        raise AnswerLost(f"{operation}: timed out waiting for the answer", target=target) from exc
     except aiohttp.InvalidURL as exc:  # the message is the URL itself; it will not get better
         raise SinkRejected(f"{operation}: the URL is not valid", target=target) from exc
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError,
+            aiohttp.SocketTimeoutError) as exc:
+        raise AnswerLost(redact(f"{operation}: the answer was lost: {type(exc).__name__}: {exc}", secret_url),
+                         target=target) from exc
     except aiohttp.ClientError as exc:
         raise SinkUnavailable(redact(f"{operation}: {type(exc).__name__}: {exc}", secret_url),
                               target=target) from exc

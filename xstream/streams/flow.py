@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from aiokafka import TopicPartition
+
 from xstream.errors import DeadLetterReason
 from xstream.model.dead_letter import Stage
 from xstream.observability import Metrics
@@ -92,7 +94,7 @@ class FlowRunner(Generic[S]):
         self._store = store
         self._input_partitions = input_partitions
         self._gap_recheck_s = gap_recheck_s
-        self._last: dict[int, asyncio.Future[None]] = {}
+        self._last: dict[TopicPartition, asyncio.Future[None]] = {}
         """Per partition, when the last record's state writes were queued: state is written in record
         order (a later record's memory must never be overwritten by an earlier one's)."""
 
@@ -102,11 +104,18 @@ class FlowRunner(Generic[S]):
             await self._store.load([p.partition for p in parts], input_partitions=count,
                                    recheck_s=self._gap_recheck_s)
 
+    def release(self, parts: list[Part]) -> None:
+        """A flow's started work is only waiting for acks: it is let finish."""
+
     def forget(self, parts: list[Part]) -> None:
         for part in parts:
-            self._last.pop(part.partition, None)
+            self._last.pop(part.tp, None)
         if self._store is not None:
-            self._store.forget([p.partition for p in parts])
+            self._store.release([p.partition for p in parts])
+
+    def retain(self, partitions: set[TopicPartition]) -> None:
+        if self._store is not None:
+            self._store.retain({tp.partition for tp in partitions})
 
     async def submit(self, part: Part, record: Record) -> None:
         view = StateView(self._store, part.partition) if self._store is not None else None
@@ -135,9 +144,10 @@ class FlowRunner(Generic[S]):
         if self._store is not None:
             for key, value in result.state:
                 self._store.set_local(key, value, partition=part.partition)
-        previous = self._last.get(part.partition)
+        previous = self._last.get(part.tp)
         queued: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._last[part.partition] = queued
+        queued.add_done_callback(_retrieved)
+        self._last[part.tp] = queued
         part.spawn(self._finish(part, record, deliveries, result.state, previous, queued))
 
     async def _finish(self, part: Part, record: Record, deliveries: list[Awaitable[Any]],
@@ -153,15 +163,27 @@ class FlowRunner(Generic[S]):
                     await (await self._dead_letters.send(record, "map", DeadLetterReason.OVERSIZE,
                                                          f"the broker refused an output as too large: {exc}"))
             if previous is not None:
-                await previous
+                await previous  # raises when an earlier record's outcome failed: then no later state
+            if part.loop.failed:
+                raise RuntimeError("the flow failed: no more state is written")
             writes = [await self._store.write(key, value, partition=part.partition)
                       for key, value in state] if self._store is not None else []
-        finally:
+        except BaseException as exc:
+            # A later record's memory includes this one's (set_local is cumulative): it must not be
+            # written when this record's outputs were not delivered.
             if not queued.done():
-                queued.set_result(None)
+                queued.set_exception(exc if isinstance(exc, Exception) else RuntimeError("abandoned"))
+            raise
+        queued.set_result(None)
         for write in writes:
             await write
         part.finish(record.offset)
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """A failed predecessor's error is raised by its successor or nobody: never reported as unretrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _where(record: Record) -> str:

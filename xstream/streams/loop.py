@@ -33,6 +33,7 @@ from typing import Any, Protocol, TypeAlias
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from xstream.errors import ConfigError
 from xstream.observability import Health, Metrics
 from xstream.streams.gaps import GapGuard
 from xstream.streams.offsets import OffsetTracker
@@ -52,19 +53,23 @@ class Part:
     guard: GapGuard | None = None
     ready: bool = False
     revoked: bool = False
+    """Being revoked: nothing new is started for it (work in progress may finish within the budget)."""
+    released: bool = False
+    """Gone: nothing at all runs for it any more."""
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    idle: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def partition(self) -> int:
         return int(self.tp.partition)
 
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run work for this partition; cancelled when the partition goes; a failure fails the loop."""
+        if self.released:
+            work.close()  # a partition that is gone starts nothing (its next owner re-reads the record)
+            return
         task = asyncio.create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self._done)
-        return task
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
@@ -86,12 +91,9 @@ class Part:
 
     def finish(self, offset: int) -> None:
         self.tracker.finish(offset)
-        if self.tracker.idle:
-            self.idle.set()
 
     def take(self, offset: int) -> None:
         self.tracker.take(offset)
-        self.idle.clear()
 
 
 class Processor(Protocol):
@@ -103,8 +105,16 @@ class Processor(Protocol):
     async def submit(self, part: Part, record: Record) -> None:
         """Take one record (in offset order per partition); ``part.settle``/``finish`` its offset later."""
 
+    def release(self, parts: list[Part]) -> None:
+        """These partitions are being revoked: start nothing new for them (what is in progress may
+        finish within the revoke budget; the rest is re-read by the next owner)."""
+
     def forget(self, parts: list[Part]) -> None:
-        """These partitions are gone (revoked or stopped); drop what was kept for them."""
+        """These partitions are gone (revoked or stopped); drop what was kept for them. Durable state
+        may be kept aside: if a partition comes back, only what others wrote since is read."""
+
+    def retain(self, partitions: set[TopicPartition]) -> None:
+        """The partitions this worker handles now: state kept aside for any other may be dropped."""
 
 
 class LoopFailed(RuntimeError):
@@ -117,7 +127,9 @@ class LoopSettings:
     """Unfinished records per partition before it is paused (resumed at half)."""
     commit_interval_s: float = 0.2
     revoke_budget_s: float = 10.0
-    """How long records in flight may take to finish on a rebalance or a stop; the rest is abandoned."""
+    """How long calls in flight may take to finish on a rebalance or a stop; the rest is abandoned.
+    Shorter than the group's rejoin window (Apache Kafka: the rebalance timeout; Tansu: half the
+    session), or the member misses the new generation and the group rebalances again."""
     fetch_timeout_ms: int = 100
     fetch_max_records: int = 500
     gap_recheck_s: float = 0.0
@@ -146,6 +158,9 @@ class PartitionedLoop:
         """Fetch cycles run (one getmany, hand-over and commit each): for the status page, and for tests
         that must know the loop looked again."""
         self._failure: BaseException | None = None
+        self._handover = asyncio.Lock()
+        """Held while a batch is handed to the processor: a revoke waits for it, so no record of a
+        revoked partition is submitted after the partition was released."""
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
 
@@ -164,8 +179,9 @@ class PartitionedLoop:
                 self._resume_due()
                 batches = await self._consumer.getmany(timeout_ms=self._settings.fetch_timeout_ms,
                                                        max_records=self._settings.fetch_max_records)
-                for tp, records in batches.items():
-                    await self._take(tp, records)
+                async with self._handover:
+                    for tp, records in batches.items():
+                        await self._take(tp, records)
                 await self._commit(self._parts.values())
                 self._report(set(self._parts) - batches.keys())
                 self.cycles += 1
@@ -175,10 +191,15 @@ class PartitionedLoop:
     async def stop(self) -> None:
         """Finish what is in flight within the budget, commit it, leave the group."""
         self._stopping.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopped.wait(), self._settings.revoke_budget_s)
-        await self._release(list(self._parts.values()))
+        with contextlib.suppress(TimeoutError):  # the run loop ends within one fetch
+            await asyncio.wait_for(self._stopped.wait(), self._settings.fetch_timeout_ms / 1000 + 1.0)
+        async with self._handover:
+            await self._release(list(self._parts.values()))
         await self._consumer.stop()
+
+    @property
+    def failed(self) -> bool:
+        return self._failure is not None
 
     def fail(self, exc: BaseException) -> None:
         if self._failure is None:
@@ -193,21 +214,27 @@ class PartitionedLoop:
         if part is None or part.revoked:
             return
         if not part.ready or part.guard is None:
-            self._consumer.seek(tp, records[0].offset)  # handed out before its state was loaded: later
+            self._seek(tp, records[0].offset)  # handed out before its state was loaded: later
             self._pause(tp, "loading")
             return
         checked = part.guard.check(records)
         for record in checked.deliver:
+            if part.revoked:
+                return
             part.take(record.offset)
             await self._processor.submit(part, record)
         if checked.accepted_gap is not None:
             log.info("offsets absent from the log", extra={"loop": self.name, "partition": str(tp),
                                                            "offsets": list(checked.accepted_gap)})
         if checked.refetch_from is not None:
-            self._consumer.seek(tp, checked.refetch_from)
+            self._seek(tp, checked.refetch_from)
             self._pause(tp, "gap", time.monotonic() + 0.02)
         elif part.tracker.in_flight >= self._settings.max_in_flight:
             self._pause(tp, "backpressure")
+
+    def _seek(self, tp: TopicPartition, offset: int) -> None:
+        if tp in self._consumer.assignment():
+            self._consumer.seek(tp, offset)
 
     def _pause(self, tp: TopicPartition, why: str, until: float | None = None) -> None:
         if tp in self._consumer.assignment():
@@ -244,9 +271,9 @@ class PartitionedLoop:
                    if part.tp in assigned and (offset := part.tracker.to_commit()) is not None}
         if not offsets:
             return
-        try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
+        try:  # bounded: aiokafka retries a retriable commit error for ever, which would hold a rebalance
+            await asyncio.wait_for(self._consumer.commit(offsets), self._settings.revoke_budget_s)
+        except (CommitFailedError, KafkaError, TimeoutError) as exc:
             # A rebalance is under way: the partitions' next owner re-reads from the last commit and the
             # repeats are answered already_applied. Nothing is lost.
             log.warning("commit failed", extra={"loop": self.name, "error": repr(exc)})
@@ -276,37 +303,47 @@ class PartitionedLoop:
     # --- rebalances -----------------------------------------------------------------------------------
 
     async def assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        new = [Part(tp, self) for tp in assigned if tp not in self._parts]
+        current = set(assigned)
+        self._processor.retain(current)
+        new = [Part(tp, self) for tp in current if tp not in self._parts]
         for part in new:
             self._parts[part.tp] = part
             self._pause(part.tp, "loading")
-            self._loading[part.tp] = asyncio.create_task(self._prepare(part))
+        if new:
+            task = asyncio.create_task(self._prepare(new))
+            for part in new:
+                self._loading[part.tp] = task
         log.info("partitions assigned", extra={"loop": self.name, "partitions": sorted(str(p.tp) for p in new)})
         self._health.ready(self.component)
 
-    async def _prepare(self, part: Part) -> None:
-        """Position and state first; only then the partition's records (it stays paused until ready)."""
-        while not part.revoked:
+    async def _prepare(self, parts: list[Part]) -> None:
+        """Positions and state first (all new partitions in one read); only then their records: they
+        stay paused until ready. A setup that cannot work (state topic with another partition count)
+        fails the loop; anything else is tried again."""
+        while not any(part.revoked for part in parts):
             try:
-                position = await self._consumer.position(part.tp)
-                await self._processor.prepare([part])
+                positions = [await self._consumer.position(part.tp) for part in parts]
+                await self._processor.prepare(parts)
             except asyncio.CancelledError:
                 raise
+            except ConfigError as exc:
+                self.fail(exc)
+                return
             except Exception:
-                log.exception("could not prepare a partition; it waits and tries again",
-                              extra={"loop": self.name, "partition": str(part.tp)})
+                log.exception("could not prepare partitions; they wait and try again",
+                              extra={"loop": self.name, "partitions": sorted(str(p.tp) for p in parts)})
                 await asyncio.sleep(self._settings.prepare_retry_s)
                 continue
-            part.guard = GapGuard(position, self._settings.gap_recheck_s)
-            part.tracker.committed(position)  # where the group stands: nothing to commit until past it
-            part.ready = True
-            part.idle.set()
-            self._loading.pop(part.tp, None)
+            for part, position in zip(parts, positions, strict=True):
+                part.guard = GapGuard(position, self._settings.gap_recheck_s)
+                part.tracker.committed(position)  # where the group stands: nothing to commit until past it
+                part.ready = True
+                self._loading.pop(part.tp, None)
             return
 
     async def revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        parts = [self._parts[tp] for tp in revoked if tp in self._parts]
-        await self._release(parts)
+        async with self._handover:
+            await self._release([self._parts[tp] for tp in revoked if tp in self._parts])
 
     async def _release(self, parts: list[Part]) -> None:
         """Let in-flight records finish within the budget, commit them, abandon the rest. (Committing is
@@ -316,17 +353,15 @@ class PartitionedLoop:
         for part in parts:
             part.revoked = True
             loading = self._loading.pop(part.tp, None)
-            if loading is not None:
+            if loading is not None and not loading.done():
                 loading.cancel()
-        busy = [part.idle.wait() for part in parts if part.ready and not part.idle.is_set()]
-        if busy and self._failure is None:  # after a failure nothing more can be made durable: do not wait
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*busy), self._settings.revoke_budget_s)
-        for waiting in busy:
-            waiting.close()  # not awaited (no wait, or the budget ran out first)
+        self._processor.release(parts)  # work not started yet is left to the next owner at once
+        if self._failure is None:  # after a failure nothing more can be made durable: do not wait
+            await self._finish_started(parts)
         await self._commit(parts, force=True)
         abandoned = sum(part.tracker.in_flight for part in parts)
         for part in parts:
+            part.released = True
             for task in list(part.tasks):
                 task.cancel()
         self._processor.forget(parts)
@@ -338,6 +373,19 @@ class PartitionedLoop:
         self._health.forget((part.tp.topic, part.tp.partition) for part in parts)
         log.info("partitions released", extra={"loop": self.name, "partitions": sorted(str(p.tp) for p in parts),
                                                "abandoned": abandoned})
+
+
+    async def _finish_started(self, parts: list[Part]) -> None:
+        """Until the work in progress for ``parts`` (and what it spawns, e.g. waiting for acks) is done,
+        or the revoke budget ran out. Only what was started is waited for: a rebalance takes as long as
+        the calls in flight, not as long as the partition's backlog."""
+        deadline = asyncio.get_running_loop().time() + self._settings.revoke_budget_s
+        while True:
+            running = {task for part in parts for task in part.tasks if not task.done()}
+            left = deadline - asyncio.get_running_loop().time()
+            if not running or left <= 0:
+                return
+            await asyncio.wait(running, timeout=left)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -55,6 +55,8 @@ class PartitionedStore(Generic[V]):
         self._values: dict[int, dict[str, V]] = {}
         self._read_to: dict[int, int] = {}
         self._inflight: dict[int, set[asyncio.Future[Any]]] = {}
+        self._unwritten: dict[int, int] = {}
+        """Per partition, local changes whose durable write was not issued yet (see :meth:`set_local`)."""
         self._partitions: int | None = None
         self._lock = asyncio.Lock()
 
@@ -84,11 +86,14 @@ class PartitionedStore(Generic[V]):
             values.pop(key, None)
         else:
             values[key] = value
+        self._unwritten[partition] = self._unwritten.get(partition, 0) + 1
 
     async def write(self, key: str, value: V | None, *, partition: int) -> Awaitable[Any]:
         """Make ``value`` durable (None: a tombstone) without touching what readers see now; the
         returned delivery resolves when the broker has it."""
         raw = None if value is None else self._adapter.dump_json(value)
+        if self._unwritten.get(partition, 0) > 0:
+            self._unwritten[partition] -= 1
         delivery = await self._publisher.publish(self.topic, self._prefix + key.encode(), raw, partition=partition)
         future = asyncio.ensure_future(delivery)
         pending = self._inflight.setdefault(partition, set())
@@ -128,9 +133,21 @@ class PartitionedStore(Generic[V]):
                                             "seconds": round(time.monotonic() - started, 3)})
 
     def forget(self, partitions: Collection[int]) -> None:
+        """Drop these partitions' state entirely (read from the beginning if they come back)."""
         for partition in partitions:
             self._values.pop(partition, None)
             self._read_to.pop(partition, None)
+            self._unwritten.pop(partition, None)
+
+    def release(self, partitions: Collection[int]) -> None:
+        """These partitions are no longer handled here. Their state is kept aside when every local
+        change was written (a re-assignment then reads only what others wrote since); a partition with
+        local changes never written (abandoned work) is forgotten, so it is read back as it is durable."""
+        self.forget([p for p in partitions if self._unwritten.get(p, 0) > 0])
+
+    def retain(self, partitions: Collection[int]) -> None:
+        """Only these partitions are handled here now: state kept aside for any other is dropped."""
+        self.forget([p for p in list(self._values) + list(self._read_to) if p not in set(partitions)])
 
     async def _read(self, partitions: list[int], recheck_s: float) -> int:
         records, ends = await self._reader.read(self.topic, {p: self._read_to.get(p) for p in partitions},

@@ -266,3 +266,22 @@ async def test_the_credential_in_a_webhook_url_never_reaches_an_error_and_no_aut
     (recorded,) = log.values(EFFECTS_TOPIC)
     assert recorded["record"] == {"target": "chat", "entity": "channels", "record_id": "commercial", "url": None}
     assert "SECRET-TOKEN" not in str(log.records(EFFECTS_TOPIC))
+
+
+@pytest.mark.parametrize(("delivery", "outcome", "posted"), [("at_least_once", None, 1), ("at_most_once", "applied", 1)])
+async def test_a_lost_chat_answer_is_sent_again_or_not_as_the_target_says(
+        chat: RunningNotifyEmulator, log: MemoryLog, deploy: Deploy, delivery: str, outcome: str | None,
+        posted: int) -> None:
+    """An incoming webhook neither de-duplicates nor can be asked: a lost answer leaves the choice between
+    a message that may appear twice (resent) and one that may be missing (not resent)."""
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{chat.admin_url}/faults", json={"lost_answer_rate": 1.0}) as resp:
+        assert resp.status == 200
+    settings = chat_settings(chat).model_copy(update={"delivery": delivery})
+    sink = await deploy("chat", settings, log)
+    result = await sink.apply(note())
+    assert (result.outcome.value if result.outcome else None) == outcome
+    if outcome is None:
+        assert "answer was lost" in (result.detail or "")  # unfinished: the runner sends it again
+    assert (await admin(chat.admin_url, "messages"))["count"] == posted
+    assert bool(log.values("xstream.effects")) is (outcome is not None)

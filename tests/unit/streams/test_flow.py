@@ -136,3 +136,81 @@ async def test_bad_records_are_dead_lettered_with_their_reason_and_the_flow_goes
     assert "unexpected RuntimeError: a bug" in letters[1]["detail"]
     assert "the command it maps to is 2000 bytes, limit 1024" in letters[2]["detail"]
     assert [r.value for r in log.records(OUT)] == [b"k:1"]  # only the good one, counted from its own state
+
+
+async def test_a_record_whose_output_is_refused_blocks_the_state_of_the_records_after_it(flow: Any) -> None:
+    """The memory of a later record includes the earlier one's: written alone, a replay of the earlier
+    record would be judged a duplicate and its outputs never sent."""
+    log = MemoryLog(auto_deliver=False)
+    _, consumer, task = await flow(log)
+    await send(log, "a", "b")
+    log.deliver_all()  # the inputs
+    await until(lambda: len(log.pending) == 2)
+    (first, _), (second, stored) = log.pending
+    first.set_exception(ConnectionError("partition leader gone"))
+    second.set_result(stored)
+    log.pending.clear()
+    await until(task.done)
+    assert isinstance(task.exception(), LoopFailed)
+    assert log.records(STATE) == [] and consumer.group_commits == {}
+
+
+class Gate:
+    """A publisher that stops at its ``at``-th publish until opened, as a full producer buffer does."""
+
+    def __init__(self, log: MemoryLog, at: int) -> None:
+        self.log, self.at, self.count, self.open = log, at, 0, asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def publish(self, *args: Any, **kwargs: Any) -> Any:
+        self.count += 1
+        if self.count == self.at:
+            self.waiting.set()
+            await self.open.wait()
+        return await self.log.publish(*args, **kwargs)
+
+    async def partitions(self, topic: str) -> int:
+        return await self.log.partitions(topic)
+
+
+async def test_a_revoke_during_a_batch_stops_the_hand_over_of_the_revoked_partition() -> None:
+    log = MemoryLog()
+    gate = Gate(log, at=2)
+    seen: list[int] = []
+
+    def step(record: Record, state: StateView[None] | None) -> StepResult[None]:
+        seen.append(record.offset)
+        return StepResult("command", outputs=[Output(OUT, record.key, record.value or b"")])
+
+    metrics = Metrics()
+    runner: FlowRunner[None] = FlowRunner("f", step, publisher=gate,  # type: ignore[arg-type]
+                                          dead_letters=DeadLetters(log, DLQ, metrics, Clock()), metrics=metrics,
+                                          max_record_bytes=1024)
+    consumer = MemoryConsumer(log)
+    loop = PartitionedLoop(name="flow:f", consumer=consumer, topics=[IN], processor=runner, group="g",
+                           metrics=metrics, health=Health(120), settings=LoopSettings(commit_interval_s=0))
+    await loop.start()
+    task = asyncio.create_task(loop.run())
+    try:
+        await consumer.rebalance({TP})
+        await send(log, *"abcdef")
+        await gate.waiting.wait()  # the loop is handing over the batch, stuck in the second publish
+        revoke = asyncio.create_task(consumer.rebalance(set()))
+        await cycles_of(loop, 0)
+        assert not revoke.done(), "a revoke waits for the batch being handed over"
+        gate.open.set()
+        await revoke
+        handed_after = len(seen)
+        await send(log, "g")
+        await cycles_of(loop, 5)
+        assert len(seen) == handed_after, "nothing is handed over for a revoked partition"
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await loop.stop()
+
+
+async def cycles_of(loop: PartitionedLoop, n: int) -> None:
+    target = loop.cycles + n
+    await until(lambda: loop.cycles >= target)
+    await asyncio.sleep(0)

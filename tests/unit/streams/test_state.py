@@ -66,3 +66,16 @@ async def test_local_state_is_visible_at_once_and_durable_only_when_written() ->
 async def test_a_store_must_have_as_many_partitions_as_its_input() -> None:
     with pytest.raises(ConfigError, match="co-partitioned"):
         await store(MemoryLog(partition_count=4)).load([0], input_partitions=8)
+
+
+async def test_clean_state_is_kept_aside_over_a_rebalance_and_unwritten_local_state_is_not() -> None:
+    log = MemoryLog()
+    s = store(log)
+    await s.load([0, 1])
+    await (await s.put("kept", Entry(n=1), partition=0))
+    s.set_local("abandoned", Entry(n=7), partition=1)  # its write never went out (the work was cancelled)
+    s.release([0, 1])
+    assert s.get("kept", 0) == Entry(n=1), "a clean partition is kept aside"
+    assert s.get("abandoned", 1) is None, "local state that never became durable is not kept"
+    s.retain([1])
+    assert s.get("kept", 0) is None, "kept aside only while it may come back"
