@@ -14,8 +14,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
+from xstream.errors import SinkUnavailable
 from xstream.settings import RetrySettings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,6 +45,20 @@ class RetryPolicy:
 
     def start(self) -> Attempts:
         return Attempts(self, started=self.monotonic())
+
+
+    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()`` until it succeeds or the budget is spent: retriable errors (``SinkUnavailable``:
+        timeouts, 5xx, Retry-After) are tried again after the backoff; anything else, and the last
+        retriable error, is raised. For callers that must not give up a whole unit of work on one
+        transient error (a poller cycle of dozens of calls)."""
+        attempts = self.start()
+        while True:
+            try:
+                return await call()
+            except SinkUnavailable as exc:
+                if not await attempts.backoff(getattr(exc, "retry_after", None)):
+                    raise
 
 
 @dataclass

@@ -64,14 +64,14 @@ class ClientProfile(BaseModel):
     def for_flavour(cls, flavour: BrokerFlavour) -> ClientProfile:
         if flavour is BrokerFlavour.TANSU:
             return cls(
-                session_timeout_ms=4000,
+                session_timeout_ms=3000,
                 heartbeat_interval_ms=1000,
-                rebalance_timeout_ms=4000,
+                rebalance_timeout_ms=3000,
                 enable_idempotence=False,
                 producer_linger_ms=0,
                 acks=1,
                 fetch_max_wait_ms=50,
-                revoke_budget_s=1.5,
+                revoke_budget_s=1.0,
                 gap_recheck_s=5.0,
             )
         return cls(

@@ -44,3 +44,27 @@ async def test_deadline_stops_retrying_before_sleeping_past_it() -> None:
     assert await attempts.backoff()          # t=3
     assert not await attempts.backoff()      # 3 + 4 > 5
     assert slept == [1.0, 2.0]
+
+
+async def test_run_retries_retriable_errors_honours_retry_after_and_raises_the_rest() -> None:
+    import pytest
+
+    from xstream.errors import SinkBackpressure, SinkRejected, SinkUnavailable
+
+    retry, slept = policy(attempts=4)
+    answers: list[Exception | str] = [SinkUnavailable("503"), SinkBackpressure("429", retry_after=5.0), "ok"]
+
+    async def call() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert await retry.run(call) == "ok" and slept == [1.0, 5.0]
+    answers[:] = [SinkRejected("400")]
+    with pytest.raises(SinkRejected):
+        await retry.run(call)
+    retry, slept = policy(attempts=2)
+    answers[:] = [SinkUnavailable("a"), SinkUnavailable("b")]
+    with pytest.raises(SinkUnavailable, match="b"):
+        await retry.run(call)

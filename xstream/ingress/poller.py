@@ -68,6 +68,7 @@ from xstream.model.opentext import (
 )
 from xstream.observability import Health, Metrics
 from xstream.ports import Clock
+from xstream.retry import RetryPolicy
 from xstream.settings import PollerSettings
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,10 @@ class _Listing:
 
 class Poller:
     def __init__(self, client: OpenTextClient, observer: Observer, settings: PollerSettings, workspace_types: list[str],
-                 clock: Clock) -> None:
+                 clock: Clock, retry: RetryPolicy | None = None) -> None:
+        self._retry = retry or RetryPolicy(attempts=1, base_delay_s=0.1, max_delay_s=0.1, deadline_s=1)
+        """Each OpenText call of a cycle is retried under the one retry policy: one transient error
+        among the dozens of calls of a cycle must not throw the whole cycle away."""
         self._client = client
         self._observer = observer
         self._settings = settings
@@ -132,7 +136,7 @@ class Poller:
             if not needs_observation(checkpoint, doc_id, modify_date):
                 continue
             try:
-                state = await self._observer.document_state(doc_id)
+                state = await self._retry.run(lambda d=doc_id: self._observer.document_state(d))  # type: ignore[misc]
             except SinkRejected as exc:  # OpenText will not show this one (403, ...): report it, go on
                 refused.append((doc_id, str(exc)))
                 observed[doc_id] = SeenDocument(event_id=f"refused:{modify_date}", modify_date=modify_date,
@@ -149,14 +153,15 @@ class Poller:
                 audit_date=seen.audit_date if seen else None, audit_count=seen.audit_count if seen else 0)
             if already_reported(checkpoint, doc_id, event_id):
                 continue
-            changes, mark, count = await self._changes(doc_id, since, seen, listing)
+            changes, mark, count = await self._retry.run(
+                lambda d=doc_id, s=seen: self._changes(d, since, s, listing))  # type: ignore[misc]
             observed[doc_id] = observed[doc_id].model_copy(update={"audit_date": mark, "audit_count": count})
             if baseline:  # the known state, not a change: the status flow learns it, no rule runs
-                events.append(await self._observer.event_for(node, document, EventKind.DOCUMENT_ADDED,
-                                                             ingress=Ingress.POLLER, snapshot=True))
+                events.append(await self._retry.run(lambda n=node, d=document: self._observer.event_for(  # type: ignore[misc]
+                    n, d, EventKind.DOCUMENT_ADDED, ingress=Ingress.POLLER, snapshot=True)))
             else:
-                events.append(await self._observer.event_for(node, document, kind_of(changes),
-                                                             ingress=Ingress.POLLER, changes=changes))
+                events.append(await self._retry.run(lambda n=node, d=document, c=changes: self._observer.event_for(  # type: ignore[misc]
+                    n, d, kind_of(c), ingress=Ingress.POLLER, changes=c)))
         workflow_events, reported = await self._workflows(checkpoint, baseline, listing)
         events += workflow_events
         dates = {doc: state.modify_date for doc, state in observed.items()} | listing.documents
@@ -169,7 +174,7 @@ class Poller:
     async def _containers(self, listing: _Listing) -> AsyncIterator[int]:
         if self._workspace_types:
             listing.calls += 1
-            known = {t.name.casefold(): t for t in await self._client.workspace_types()}
+            known = {t.name.casefold(): t for t in await self._retry.run(self._client.workspace_types)}
             missing = [name for name in self._workspace_types if name.casefold() not in known]
             if missing:
                 raise ConfigError(f"poller: OpenText has no workspace type(s) {', '.join(missing)}")
@@ -177,8 +182,9 @@ class Poller:
                 page = 1
                 while True:
                     listing.calls += 1
-                    refs, more = await self._client.workspaces_of_type(known[name.casefold()].id, page=page,
-                                                                       limit=self._settings.page_limit)
+                    type_id, at = known[name.casefold()].id, page
+                    refs, more = await self._retry.run(lambda t=type_id, p=at: self._client.workspaces_of_type(  # type: ignore[misc]
+                        t, page=p, limit=self._settings.page_limit))
                     for ref in refs:
                         yield ref.node_id
                     if not more or not refs:
@@ -199,8 +205,8 @@ class Poller:
         while True:
             listing.calls += 1
             async with limit:
-                chunk = await self._client.children(container, where_type=DOCUMENT, sort="desc_modify_date",
-                                                    page=page, limit=self._settings.page_limit)
+                chunk = await self._retry.run(lambda p=page: self._client.children(  # type: ignore[misc]
+                    container, where_type=DOCUMENT, sort="desc_modify_date", page=p, limit=self._settings.page_limit))
             older = False
             for node in chunk.items:
                 modified = parse_otcs_date(node.modify_date)
@@ -218,8 +224,8 @@ class Poller:
         while True:
             listing.calls += 1
             async with limit:
-                chunk = await self._client.children(container, where_type=FOLDER, page=page,
-                                                    limit=self._settings.page_limit)
+                chunk = await self._retry.run(lambda p=page: self._client.children(  # type: ignore[misc]
+                    container, where_type=FOLDER, page=p, limit=self._settings.page_limit))
             subfolders += [node.id for node in chunk.items]
             if not chunk.has_more or not chunk.items:
                 break
@@ -244,7 +250,8 @@ class Poller:
             return [], []
         listing.calls += 2
         try:
-            finished = await self._client.finished_workflows(retention_days=self._settings.workflow_retention_days)
+            finished = await self._retry.run(
+                lambda: self._client.finished_workflows(retention_days=self._settings.workflow_retention_days))
         except SinkRejected as exc:
             if exc.status == 404 or "mappings registry" in str(exc):  # this release has no such call
                 log.warning("poller: this OpenText cannot list finished workflows; workflows are not polled",

@@ -20,6 +20,7 @@ from xstream.ingress.webhook import WebhookServer
 from xstream.kafka import CompactedTopicStore, make_consumer
 from xstream.observability import Health, Metrics
 from xstream.ports import Clock
+from xstream.retry import RetryPolicy
 from xstream.settings import Settings
 from xstream.topics import Role, TopicCatalog
 from xstream.transform.status_rules import StatusRuleSet
@@ -57,7 +58,7 @@ class OpenTextIngress:
         if settings.poller.enabled:
             checkpoints = catalog.one(Role.CHECKPOINTS).name
             poller = Poller(self.client, Observer(self.client, settings.opentext, clock), settings.poller,
-                            watched_workspace_types(settings, rules), clock)
+                            watched_workspace_types(settings, rules), clock, RetryPolicy.from_settings(settings.retry))
             self.poller = PollerService(
                 poller=poller, settings=settings.poller,
                 store=CompactedTopicStore(settings.kafka, checkpoints, "poller:", PollCheckpoint, lambda c: c.name),

@@ -178,3 +178,22 @@ async def test_finished_workflows_are_reported_once_per_attached_document(
     assert {(e.workflow.process_id, e.workflow.name, e.workflow.status) for e in flows if e.workflow} == {
         (process, "Contract Approval", "stopped")}
     assert (await p.cycle(finished.checkpoint)).events == []
+
+
+async def test_a_cycle_under_a_quarter_of_failing_calls_still_completes(client: OpenTextClient,
+                                                                        emulator: RunningEmulator) -> None:
+    """Each call of a cycle is retried under the one retry policy: one transient error among dozens of
+    calls does not throw the cycle away (before, a cycle under 25 % faults almost never completed)."""
+    from xstream.retry import RetryPolicy
+
+    workspace = await supplier(client)
+    await file_document(client, workspace, "Supply.pdf", document_type="Contract", status="Draft")
+    retry = RetryPolicy(attempts=20, base_delay_s=0.001, max_delay_s=0.01, deadline_s=30)
+    p = Poller(client, Observer(client, OpenTextSettings(base_url=emulator.url), Clock()),
+               PollerSettings(enabled=True, start_from="earliest"), ["Supplier"], Clock(), retry)
+    async with aiohttp.ClientSession() as http, http.post(f"{emulator.admin_url}/faults",
+                                                          json={"error_rate": 0.25, "error_kind": "500"}) as resp:
+        assert resp.status == 200
+    results = [await p.cycle(PollCheckpoint(name="t")) for _ in range(3)]
+    assert all(len(r.events) == 1 for r in results)
+    assert (await admin(emulator, "faults"))["injected"] > 0
