@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 
 from xstream.demo import scenario as sc
-from xstream.demo.harness import Collector, WorkerProcess, produce, wait_ready, worker_env
+from xstream.demo.harness import HARNESS_TARGETS, Collector, WorkerProcess, produce, wait_ready, worker_env
 from xstream.embedded import EmbeddedBroker
 from xstream.emulators.erp import ErpEmulatorConfig, start_erp_emulator
 from xstream.emulators.notify import DEFAULT_CHANNELS, NotifyEmulatorConfig, start_notify_emulator
@@ -61,7 +61,7 @@ async def bench_end_to_end(scenario: sc.Scenario) -> dict[str, float]:
                 for bo_id, row in scenario.customers.items():
                     async with http.post(f"{erp.admin_url}/records/customers", json={**row, "id": bo_id}) as resp:
                         resp.raise_for_status()
-            catalog = load_catalog()
+            catalog = load_catalog(targets=HARNESS_TARGETS)
             await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour.TANSU), catalog.specs)
             status = catalog.one(Role.STATUS).name
             collector = await Collector(broker.bootstrap, status).start()

@@ -26,7 +26,7 @@ import aiohttp
 import orjson
 
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
-from xstream.demo.harness import Collector, WorkerProcess, wait_ready, worker_env
+from xstream.demo.harness import HARNESS_TARGETS, Collector, WorkerProcess, wait_ready, worker_env
 from xstream.demo.opentext_user import file_document, set_status, workspace_for
 from xstream.embedded import EmbeddedBroker, free_port
 from xstream.emulators.erp import ErpEmulatorConfig, start_erp_emulator
@@ -131,7 +131,7 @@ async def bench_end_to_end(changes: int, mode: str) -> dict[str, float]:
         async with await start_opentext_emulator(OpenTextEmulatorConfig()) as emulator, \
                 await start_erp_emulator(ErpEmulatorConfig()) as erp, \
                 await start_notify_emulator(NotifyEmulatorConfig()) as chat:
-            catalog = load_catalog()
+            catalog = load_catalog(targets=HARNESS_TARGETS)
             await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour.TANSU), catalog.specs)
             status, events = catalog.one(Role.STATUS).name, catalog.one(Role.OPENTEXT_EVENTS).name
             settings = OpenTextSettings(base_url=emulator.url)  # type: ignore[arg-type]

@@ -34,11 +34,11 @@ from xstream.errors import ConfigError
 from xstream.flows import cdc_workspace, link_back, opentext_status
 from xstream.ingress.service import OpenTextIngress
 from xstream.kafka import make_consumer
-from xstream.model.commands import DownstreamCommand, WorkspaceCommand
 from xstream.model.position import position_order
 from xstream.observability import Health, Metrics, ObservabilityServer, configure_logging
 from xstream.publisher import KafkaPublisher
 from xstream.retry import RetryPolicy
+from xstream.routing import Router
 from xstream.runner import RunnerTopics, SinkRunner
 from xstream.settings import Settings, revoke_budget
 from xstream.sinks.downstream import DownstreamSink
@@ -71,13 +71,6 @@ def load_rules(settings: Settings) -> RuleSet:
 def load_status_rules(settings: Settings) -> StatusRuleSet:
     """The operator's status rules, else the shipped samples."""
     return load_status_rule_files([settings.worker.status_rules_file or STATUS_RULES_DIR])
-
-
-def _for_target(name: str) -> Callable[[Any], bool]:
-    def accepts(command: Any) -> bool:
-        return bool(command.target == name)
-
-    return accepts
 
 
 def check_targets(rules: RuleSet, settings: Settings, status_rules: StatusRuleSet | None = None) -> None:
@@ -250,15 +243,15 @@ class Worker:
 def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None,
                  metrics: Metrics | None = None) -> Worker:
     """Every component of one worker, wired; call on the running event loop."""
-    catalog = catalog or load_catalog(prefix=settings.kafka.topic_prefix)
+    catalog = catalog or load_catalog(prefix=settings.kafka.topic_prefix, targets=settings.targets)
+    router = Router(catalog)
     rules, status_rules = load_rules(settings), load_status_rules(settings)
     check_targets(rules, settings, status_rules)
     metrics, health, clock = metrics or Metrics(), Health(settings.observability.stall_after_s), SystemClock()
     kafka, worker = settings.kafka, settings.worker
     publisher, reader = KafkaPublisher(kafka), KafkaLogReader(kafka)
-    topic = {role: catalog.one(role).name for role in (Role.COMMANDS, Role.DOWNSTREAM_COMMANDS, Role.STATUS,
-                                                      Role.DEAD_LETTER, Role.LEDGER, Role.EFFECTS, Role.STATE,
-                                                      Role.OPENTEXT_EVENTS)}
+    topic = {role: catalog.one(role).name for role in (Role.STATUS, Role.DEAD_LETTER, Role.LEDGER, Role.EFFECTS,
+                                                      Role.STATE, Role.OPENTEXT_EVENTS)}
     dead_letters = DeadLetters(publisher, topic[Role.DEAD_LETTER], metrics, clock)
     loop_settings = LoopSettings(max_in_flight=worker.max_in_flight, commit_interval_s=worker.commit_interval_s,
                                  revoke_budget_s=revoke_budget(settings), gap_recheck_s=kafka.profile.gap_recheck_s)
@@ -285,50 +278,54 @@ def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None,
                              on_start=runner.start, on_stop=runner.close)
 
     def sink_runner(sink_: Any, commands: str, command_type: TypeAdapter[Any], breaker: Any,
-                    concurrency: int, **kwargs: Any) -> SinkRunner:
+                    concurrency: int) -> SinkRunner:
         return SinkRunner(
             sink=sink_, publisher=publisher,
             topics=RunnerTopics(commands=commands, status=topic[Role.STATUS], dead_letter=topic[Role.DEAD_LETTER]),
             retry=RetryPolicy.from_settings(settings.retry), pause_s=settings.retry.pause_s, clock=clock,
             metrics=metrics, dead_letters=dead_letters, command_type=command_type, concurrency=concurrency,
             max_record_bytes=worker.max_record_bytes, breaker=CircuitBreaker.from_settings(breaker),
-            input_partitions=partitions_of(commands), gap_recheck_s=kafka.profile.gap_recheck_s, **kwargs)
+            input_partitions=partitions_of(commands), gap_recheck_s=kafka.profile.gap_recheck_s)
 
     components: list[Component] = [ObservabilityComponent(ObservabilityServer(settings.observability, metrics, health))]
     components.append(flow(cdc_workspace.FLOW, cdc_workspace.source_topics(rules, kafka.topic_prefix),
-                           cdc_workspace.make_step(rules=rules, commands_topic=topic[Role.COMMANDS],
+                           cdc_workspace.make_step(rules=rules, router=router,
                                                    max_record_bytes=worker.max_record_bytes, metrics=metrics,
                                                    topic_prefix=kafka.topic_prefix)))
     if any(rule.link_back is not None for rule in rules.rules):
         components.append(flow(link_back.FLOW, [topic[Role.STATUS]],
-                               link_back.make_step(rules=rules, downstream_topic=topic[Role.DOWNSTREAM_COMMANDS],
+                               link_back.make_step(rules=rules, router=router,
                                                    max_record_bytes=worker.max_record_bytes)))
     memory: PartitionedStore[DocumentMemory] = PartitionedStore(
         publisher=publisher, reader=reader, topic=topic[Role.STATE],
         prefix=f"{worker.app_id}:{opentext_status.TABLE}:", adapter=TypeAdapter(DocumentMemory))
     components.append(flow(opentext_status.FLOW, [topic[Role.OPENTEXT_EVENTS]],
                            opentext_status.make_step(rules=status_rules,
-                                                     downstream_topic=topic[Role.DOWNSTREAM_COMMANDS],
+                                                     router=router,
                                                      max_record_bytes=worker.max_record_bytes, metrics=metrics),
                            store=memory))
     ledger: PartitionedStore[LedgerEntry] = PartitionedStore(
         publisher=publisher, reader=reader, topic=topic[Role.LEDGER], prefix="opentext:",
         adapter=TypeAdapter(LedgerEntry))
+    workspace_route = router.for_sink("opentext")
+    workspace_commands = router.topic_of_sink(workspace_route)
     components.append(sink(sink_runner(OpenTextSink(settings.opentext, Ledger(ledger, position_order)),
-                                       topic[Role.COMMANDS], TypeAdapter(WorkspaceCommand),
+                                       workspace_commands, workspace_route.command_type,
                                        settings.opentext.breaker, settings.opentext.concurrency),
-                           topic[Role.COMMANDS]))
-    for index, (name, target) in enumerate(sorted(settings.targets.items())):
+                           workspace_commands))
+    target_route = router.for_sink("target")
+    for name, target in sorted(settings.targets.items()):
         effects: PartitionedStore[EffectEntry] = PartitionedStore(
             publisher=publisher, reader=reader, topic=topic[Role.EFFECTS], prefix=f"{name}:",
             adapter=TypeAdapter(EffectEntry))
-        components.append(sink(sink_runner(DownstreamSink(name, target, EffectLedger(effects)),
-                                           topic[Role.DOWNSTREAM_COMMANDS], TypeAdapter(DownstreamCommand),
-                                           target.breaker, target.concurrency, accepts=_for_target(name),
-                                           dead_letter_undecodable=index == 0), topic[Role.DOWNSTREAM_COMMANDS]))
+        commands = router.topic_of_sink(target_route, name)
+        components.append(sink(sink_runner(DownstreamSink(name, target, EffectLedger(effects)), commands,
+                                           target_route.command_type, target.breaker, target.concurrency),
+                               commands))
     if settings.webhook.enabled or settings.poller.enabled:
-        components.append(IngressComponent(lambda: OpenTextIngress(settings, catalog, status_rules, metrics,
-                                                                   health, clock)))
+        components.append(IngressComponent(lambda: OpenTextIngress(
+            settings, catalog, status_rules, metrics, health, clock, publisher=publisher,
+            dead_letters=dead_letters, reader=reader)))
     return Worker(publisher, components, stop_budget_s=revoke_budget(settings) + 5.0)
 
 

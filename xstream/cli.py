@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("--bootstrap", required=True, help="HOST:PORT of a broker")
     apply.add_argument("--replication-factor", type=int, default=None)
     apply.add_argument("--prefix", default="", help="prepended to every topic name")
+    apply.add_argument("--target", action="append", default=None, metavar="NAME",
+                       help="a downstream target whose command topic to create (repeatable); default: the "
+                            "targets in the XSTREAM_TARGETS__* settings")
     tsub.add_parser("check", help="exit 1 when a committed JSON Schema differs from its model")
     tsub.add_parser("schemas", help="(re)write the JSON Schemas from the models")
     tsub.add_parser("list", help="print the declared topics")
@@ -179,12 +182,22 @@ def _topics(args: argparse.Namespace) -> int:
     from xstream.settings import KafkaSettings
 
     kafka = KafkaSettings(bootstrap=args.bootstrap, replication_factor=args.replication_factor or 1)
-    result = asyncio.run(apply_topics(kafka, load_catalog(prefix=args.prefix).specs))
+    targets = args.target if args.target is not None else _configured_targets()
+    result = asyncio.run(apply_topics(kafka, load_catalog(prefix=args.prefix, targets=targets).specs))
     for name in result.created:
         print(f"created  {name}")
     for name in result.existing:
         print(f"exists   {name}")
     return 0
+
+
+def _configured_targets() -> list[str]:
+    from xstream.settings import load_settings
+
+    try:
+        return sorted(load_settings().targets)
+    except ConfigError:
+        return []
 
 
 def _emulate(args: argparse.Namespace) -> int:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from pydantic import BaseModel
@@ -85,68 +83,3 @@ async def apply_topics(kafka: KafkaSettings, specs: list[TopicSpec]) -> ApplyRes
         return ApplyResult(created, existing)
     finally:
         await admin.close()
-
-
-class CompactedTopicStore(Generic[M]):
-    """Entries on a compacted topic under one key prefix, read back whole (durable state of a sink or
-    of the poller). ``load`` reads every partition from the beginning to its high-water mark and keeps
-    the newest entry per key, as compaction would; ``save`` waits for the broker's ack.
-    """
-
-    def __init__(self, kafka: KafkaSettings, topic: str, prefix: str, model: type[M], key_of: Callable[[M], str],
-                 load_timeout_s: float = 60.0) -> None:
-        self._load_timeout_s = load_timeout_s
-        self._kafka = kafka
-        self._topic = topic
-        self._prefix = prefix
-        self._model = model
-        self._key_of = key_of
-        self._producer: AIOKafkaProducer | None = None
-
-    async def load(self) -> list[M]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._kafka.bootstrap, enable_auto_commit=False,
-                                    client_id=f"{self._kafka.client_id}-store-load")
-        await consumer.start()
-        try:
-            await consumer.topics()
-            partitions = consumer.partitions_for_topic(self._topic) or set()
-            tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
-            if not tps:
-                return []
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            latest: dict[bytes, M] = {}
-            prefix = self._prefix.encode()
-            deadline = time.monotonic() + self._load_timeout_s
-            while not await self._at_end(consumer, tps):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{self._topic} not read to its end within {self._load_timeout_s}s")
-                for records in (await consumer.getmany(timeout_ms=200)).values():
-                    for record in records:
-                        if record.key and record.key.startswith(prefix) and record.value:
-                            latest[record.key] = self._model.model_validate_json(record.value)
-            return list(latest.values())
-        finally:
-            await consumer.stop()
-
-    @staticmethod
-    async def _at_end(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> bool:
-        """At the high-water mark of every partition, as the fetch responses report it. (Not
-        end_offsets(): Tansu answers it wrongly for multi-record batches, and concurrent sends batch.)"""
-        for tp in tps:
-            highwater = consumer.highwater(tp)
-            if highwater is None or await consumer.position(tp) < highwater:
-                return False
-        return True
-
-    async def save(self, entry: M) -> None:
-        if self._producer is None:
-            self._producer = make_producer(self._kafka, "store")
-            await self._producer.start()
-        await self._producer.send_and_wait(self._topic, key=f"{self._prefix}{self._key_of(entry)}".encode(),
-                                           value=entry.model_dump_json().encode())
-
-    async def close(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None

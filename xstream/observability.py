@@ -2,7 +2,11 @@
 
 /healthz answers while the process's event loop runs (liveness). /readyz fails until every
 component reported ready, and again when a partition has lag but made no progress for
-``stall_after_s`` (a silently stalled consumer is the classic failure of Python stream workers).
+``stall_after_s`` (a silently stalled consumer is the classic failure of Python stream workers),
+unless it waits on purpose (its target's breaker is open, its target keeps failing, backpressure):
+readiness fails only for what a restart or a traffic shift can fix. /status says, per flow and
+sink and partition, what is committed, lagging, in flight, paused and why, and each sink's breaker
+and last error.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -56,6 +60,9 @@ class Metrics:
                               ["flow"], registry=r)
         self.lag = Gauge("xstream_consumer_lag", "Records behind the log end, per partition",
                          ["group", "topic", "partition"], registry=r)
+        self.held = Gauge("xstream_partition_held",
+                          "1 while a partition waits on purpose (target failing, breaker open, backpressure); "
+                          "see /status for why", ["group", "topic", "partition"], registry=r)
         self.last_progress = Gauge("xstream_partition_last_progress_seconds",
                                    "Unix time of the last committed progress per partition",
                                    ["group", "topic", "partition"], registry=r)
@@ -92,6 +99,8 @@ class Health:
         self._clock = clock
         self._components: dict[str, bool] = {}
         self._progress: dict[tuple[str, int], tuple[float, int]] = {}
+        self._held: dict[tuple[str, int], str] = {}
+        self._sources: dict[str, Callable[[], dict[str, Any]]] = {}
 
     def expect(self, *components: str) -> None:
         for name in components:
@@ -108,17 +117,43 @@ class Health:
         last, _ = self._progress.get((topic, partition), (self._clock(), 0))
         self._progress[(topic, partition)] = (self._clock() if lag == 0 else last, lag)
 
+    def hold(self, topic: str, partition: int, why: str | None) -> None:
+        """A partition that waits on purpose (its target's breaker is open, its target keeps failing,
+        it is paused for backpressure): not a stall. A restart would not help; it must not take the
+        pod out of its Service. ``None`` ends the hold (its stall clock starts again)."""
+        if why is None:
+            if self._held.pop((topic, partition), None) is not None:
+                last, lag = self._progress.get((topic, partition), (self._clock(), 0))
+                self._progress[(topic, partition)] = (self._clock(), lag)
+        else:
+            self._held[(topic, partition)] = why
+
     def forget(self, partitions: Iterable[tuple[str, int]]) -> None:
         for tp in partitions:
             self._progress.pop(tp, None)
+            self._held.pop(tp, None)
 
     def problems(self) -> list[str]:
+        """What a restart or a traffic shift could fix: a component not started, a partition with lag
+        that makes no progress and has no reason to wait."""
         found = [f"{name} not ready" for name, ok in sorted(self._components.items()) if not ok]
         now = self._clock()
         for (topic, partition), (last, lag) in sorted(self._progress.items()):
+            if (topic, partition) in self._held:
+                continue
             if lag > 0 and now - last > self._stall_after_s:
                 found.append(f"{topic}/{partition} stalled: lag {lag}, no progress for {now - last:.0f}s")
         return found
+
+    def register(self, name: str, source: Callable[[], dict[str, Any]]) -> None:
+        """A section of ``/status``: called on every request (cheap, no I/O)."""
+        self._sources[name] = source
+
+    def status(self) -> dict[str, Any]:
+        return {"ready": not self.problems(), "problems": self.problems(),
+                "components": dict(sorted(self._components.items())),
+                "held": {f"{t}/{p}": why for (t, p), why in sorted(self._held.items())},
+                **{name: source() for name, source in sorted(self._sources.items())}}
 
 
 def build_web_app(metrics: Metrics, health: Health) -> web.Application:
@@ -132,10 +167,14 @@ def build_web_app(metrics: Metrics, health: Health) -> web.Application:
         problems = health.problems()
         return web.json_response({"ready": not problems, "problems": problems}, status=503 if problems else 200)
 
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response(health.status(), dumps=lambda doc: orjson.dumps(doc, default=str).decode())
+
     app = web.Application()
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/status", status)
     return app
 
 

@@ -36,7 +36,6 @@ from pydantic import TypeAdapter
 from xstream.breaker import CircuitBreaker
 from xstream.codec import decode_command, encode
 from xstream.errors import DeadLetterReason, DecodeError
-from xstream.model.commands import AnyDownstream, EnsureWorkspace, UpdateWorkspace
 from xstream.model.results import SinkResult
 from xstream.model.status import Outcome, StatusEvent
 from xstream.observability import Metrics
@@ -47,7 +46,8 @@ from xstream.streams.loop import Part, Record
 
 log = logging.getLogger(__name__)
 
-AnyCommand = EnsureWorkspace | UpdateWorkspace | AnyDownstream
+AnyCommand = Any
+"""A command of the topic's type (the runner never looks at its kind; the sink does)."""
 GATE_POLL_S = 0.5
 """How often commands waiting for an open breaker look again (a closed breaker lets them go at once)."""
 
@@ -77,12 +77,8 @@ class SinkRunner:
         breaker: CircuitBreaker | None = None,
         input_partitions: Callable[[], Awaitable[int]] | None = None,
         gap_recheck_s: float = 0.0,
-        accepts: Callable[[Any], bool] = lambda command: True,
-        dead_letter_undecodable: bool = True,
     ) -> None:
-        """``accepts`` picks this sink's commands when several sinks share a topic (each in its own
-        consumer group, so one target's outage holds only its own runner); others are finished at once.
-        ``dead_letter_undecodable`` is False for all but one of them, so a bad record is dead-lettered once."""
+        """``command_type`` is the topic's value type, from the routing table (:mod:`xstream.routing`)."""
         self._sink = sink
         self._publisher = publisher
         self._topics = topics
@@ -97,10 +93,11 @@ class SinkRunner:
         self._breaker = breaker
         self._input_partitions = input_partitions
         self._gap_recheck_s = gap_recheck_s
-        self._accepts = accepts
-        self._dead_letter_undecodable = dead_letter_undecodable
         self._chains: dict[int, dict[str, deque[tuple[Record, AnyCommand]]]] = {}
         self._waits: dict[int, set[asyncio.Task[Any]]] = {}
+        self._last_error: str | None = None
+        self._last_error_at: str | None = None
+        self._last_applied_at: str | None = None
         """Per partition, the chains waiting between attempts (cancelled on a revoke)."""
         self.name = sink.name
 
@@ -137,6 +134,21 @@ class SinkRunner:
             for task in self._waits.pop(part.partition, set()):
                 task.cancel()
 
+    def held(self, part: Part) -> str | None:
+        """The target is why this partition waits: its breaker is open, or commands wait to be tried again."""
+        if self._breaker is not None and self._breaker.state != "closed":
+            return f"{self._sink.name} breaker {self._breaker.state}"
+        waiting = len(self._waits.get(part.partition, ()))
+        return f"{self._sink.name} failing: {waiting} command(s) waiting to be tried again" if waiting else None
+
+    def describe(self) -> dict[str, Any]:
+        breaker = self._breaker
+        return {"kind": "sink", "sink": self._sink.name,
+                "breaker": {"state": breaker.state.value, "failures": breaker.failures,
+                            "retry_in_s": round(breaker.retry_in(), 1)} if breaker is not None else None,
+                "last_error": self._last_error, "last_error_at": self._last_error_at,
+                "last_applied_at": self._last_applied_at}
+
     def forget(self, parts: list[Part]) -> None:
         for part in parts:
             self._chains.pop(part.partition, None)
@@ -152,13 +164,7 @@ class SinkRunner:
         try:
             command = decode_command(record.value, self._command_type, max_bytes=self._max_bytes)
         except DecodeError as exc:
-            if self._dead_letter_undecodable:
-                part.settle(record.offset, [await self._dead_letters.send(record, "sink", exc.reason, exc.detail)])
-            else:
-                part.finish(record.offset)
-            return
-        if not self._accepts(command):
-            part.finish(record.offset)
+            part.settle(record.offset, [await self._dead_letters.send(record, "sink", exc.reason, exc.detail)])
             return
         chains = self._chains.setdefault(part.partition, {})
         chain = chains.setdefault(command.kafka_key, deque())
@@ -207,7 +213,9 @@ class SinkRunner:
                 self._metrics.sink_latency.labels(self._sink.name).observe(time.perf_counter() - started)
                 self._record_attempt(ok=result.finished)
                 if result.finished:
+                    self._last_applied_at = self._clock.now().isoformat()
                     return result
+                self._last_error, self._last_error_at = result.detail, self._clock.now().isoformat()
                 self._metrics.retries.labels(self._sink.name).inc()
                 retry_after = result.retry_after
                 log.warning("sink attempt unfinished", extra={"sink": self._sink.name, "detail": result.detail,

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from xstream.demo.harness import Collector, WorkerProcess, worker_env
+from xstream.demo.harness import HARNESS_TARGETS, Collector, WorkerProcess, worker_env
 from xstream.embedded import die_with_parent, free_port
 from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
 from xstream.emulators.notify import (
@@ -116,7 +116,7 @@ class ChaosStack:
     @classmethod
     async def open(cls, bootstrap: str, flavour: str, log_dir: Path) -> ChaosStack:
         prefix = f"chaos{uuid.uuid4().hex[:8]}."
-        catalog = load_catalog(prefix=prefix)
+        catalog = load_catalog(prefix=prefix, targets=HARNESS_TARGETS)
         await apply_topics(KafkaSettings(bootstrap=bootstrap, flavour=BrokerFlavour(flavour)), catalog.specs)
         opentext = await start_opentext_emulator(OpenTextEmulatorConfig())
         erp = chat = None

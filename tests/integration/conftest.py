@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import Broker
-from xstream.demo.harness import CdcForwarder, Collector, WorkerProcess, worker_env
+from xstream.demo.harness import HARNESS_TARGETS, CdcForwarder, Collector, WorkerProcess, worker_env
 from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
 from xstream.emulators.notify import (
     DEFAULT_CHANNELS,
@@ -89,7 +89,7 @@ class Stack:
 @pytest.fixture
 async def stack(broker: Broker, tmp_path: Path) -> AsyncIterator[Stack]:
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    catalog = load_catalog(prefix=prefix)
+    catalog = load_catalog(prefix=prefix, targets=HARNESS_TARGETS)
     await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour(broker.flavour)), catalog.specs)
     emulator = await start_opentext_emulator(OpenTextEmulatorConfig())
     targets = {name: await start_erp_emulator(ErpEmulatorConfig()) for name in TARGETS}

@@ -75,9 +75,10 @@ async def test_bad_records_on_every_input_are_dead_lettered_and_good_ones_applie
         if isinstance(process_opentext(key, value, ref, status_rules, None, max_bytes=MAX_BYTES), Reject):
             bad_events.append((key, value))
     bad_commands: dict[str, list[bytes]] = {}
-    for role, adapter in ((Role.COMMANDS, TypeAdapter(WorkspaceCommand)),
-                          (Role.DOWNSTREAM_COMMANDS, TypeAdapter(DownstreamCommand))):
-        found = bad_commands.setdefault(role.value, [])
+    erp_commands = stack.catalog.for_target(Role.DOWNSTREAM_COMMANDS, "erp").name
+    for topic, adapter in ((stack.topic(Role.COMMANDS), TypeAdapter(WorkspaceCommand)),
+                           (erp_commands, TypeAdapter(DownstreamCommand))):
+        found = bad_commands.setdefault(topic, [])
         valid = orjson.dumps({"kind": "update_record", "idempotency_key": "k" * 20, "target": "erp"})
         while len(found) < PER_TOPIC // 2:
             value = mutated(valid, rng)
@@ -96,11 +97,10 @@ async def test_bad_records_on_every_input_are_dead_lettered_and_good_ones_applie
     await produce(stack.broker.bootstrap, stack.cdc_topic, mixed)
     await produce(stack.broker.bootstrap, stack.topic(Role.OPENTEXT_EVENTS),
                   [CdcRecord(k, v, "bad") for k, v in bad_events])
-    for role in (Role.COMMANDS, Role.DOWNSTREAM_COMMANDS):
-        await produce(stack.broker.bootstrap, stack.topic(role),
-                      [CdcRecord(b"SAP/KNA1/bad", v, "bad") for v in bad_commands[role.value]])
+    for topic, values in bad_commands.items():
+        await produce(stack.broker.bootstrap, topic, [CdcRecord(b"SAP/KNA1/bad", v, "bad") for v in values])
     expected = {stack.cdc_topic: PER_TOPIC + scenario.expected_dead_letters, stack.topic(Role.OPENTEXT_EVENTS): PER_TOPIC,
-                stack.topic(Role.COMMANDS): PER_TOPIC // 2, stack.topic(Role.DOWNSTREAM_COMMANDS): PER_TOPIC // 2}
+                stack.topic(Role.COMMANDS): PER_TOPIC // 2, erp_commands: PER_TOPIC // 2}
     dlq, status = stack.topic(Role.DEAD_LETTER), stack.topic(Role.STATUS)
 
     def letters() -> Counter[str]:

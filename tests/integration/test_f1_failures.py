@@ -74,7 +74,7 @@ async def test_when_opentext_stays_down_partitions_pause_and_nothing_is_lost(sta
     await seed_erp(stack, scenario)
     collector = await stack.collect(Role.STATUS)
     worker = stack.start_worker(XSTREAM_RETRY__ATTEMPTS="2", XSTREAM_RETRY__BASE_DELAY_S="0.05",
-                                XSTREAM_RETRY__PAUSE_S="1")
+                                XSTREAM_RETRY__PAUSE_S="1", XSTREAM_OBSERVABILITY__STALL_AFTER_S="1")
     await produce(stack.broker.bootstrap, stack.cdc_topic, scenario.records)
 
     async def pauses() -> float:
@@ -89,6 +89,15 @@ async def test_when_opentext_stays_down_partitions_pause_and_nothing_is_lost(sta
         await collector.wait_for(lambda: False, 0.5)
     assert await pauses() >= 2, stack.logs()
     assert statuses(collector, stack) == []  # nothing acknowledged while OpenText is down
+    # waiting for OpenText is on purpose: the worker stays ready (a restart would not help), /status says why
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{worker.base_url}/readyz") as resp:
+            assert resp.status == 200, await resp.text()
+        async with http.get(f"{worker.base_url}/status") as resp:
+            doc = await resp.json()
+    held = [p["held"] for p in doc["sink:opentext"]["partitions"].values() if p["held"]]
+    assert held and all("opentext" in why for why in held), doc
+    assert "HTTP 500" in (doc["sink:opentext"]["last_error"] or ""), doc["sink:opentext"]
 
     await stack.admin("faults", "POST", {"error_rate": 0.0})
     assert await collector.wait_for(lambda: len(statuses(collector, stack)) >= scenario.expected_commands,

@@ -49,9 +49,9 @@ def test_the_revoke_budget_comes_from_the_broker_and_must_fit_its_rejoin_window(
     from xstream.settings import revoke_budget
 
     monkeypatch.setenv("XSTREAM_KAFKA__FLAVOUR", "tansu")
-    assert revoke_budget(load_settings()) == 1.5
+    assert revoke_budget(load_settings()) == 1.0
     monkeypatch.setenv("XSTREAM_WORKER__REVOKE_BUDGET_S", "3")
-    with pytest.raises(ConfigError, match="must stay under 2 s"):
+    with pytest.raises(ConfigError, match="must stay under 1.5 s"):
         load_settings()
     monkeypatch.setenv("XSTREAM_KAFKA__FLAVOUR", "kafka")
     assert revoke_budget(load_settings()) == 3

@@ -28,6 +28,11 @@ from xstream.embedded import die_with_parent, free_port
 log = logging.getLogger(__name__)
 
 
+HARNESS_TARGETS = ("erp", "crm", "project_tool", "chat")
+"""The downstream targets the demo, tests and benchmarks configure (the records targets the sample rules
+link back to, and the chat target the sample status rules notify): their command topics are created."""
+
+
 @dataclass
 class WorkerProcess:
     """``python -m xstream worker`` with settings passed as XSTREAM_* environment variables."""

@@ -30,7 +30,15 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from xstream.demo import scenario as sc
-from xstream.demo.harness import CdcForwarder, Collector, WorkerProcess, produce, wait_ready, worker_env
+from xstream.demo.harness import (
+    HARNESS_TARGETS,
+    CdcForwarder,
+    Collector,
+    WorkerProcess,
+    produce,
+    wait_ready,
+    worker_env,
+)
 from xstream.demo.status_phase import StatusStage, run_status_stage
 from xstream.embedded import EmbeddedBroker, free_port
 from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
@@ -96,7 +104,7 @@ async def run_demo(*, keep_running: bool = False, timeout_s: float = 180.0, cons
     with EmbeddedBroker() as broker:
         console.print(f"[bold]broker[/]    embedded Tansu on {broker.bootstrap}")
         async with _emulators(console) as (opentext, targets, chat):
-            catalog = load_catalog()
+            catalog = load_catalog(targets=HARNESS_TARGETS)
             await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour.TANSU), catalog.specs)
             webhook_port = free_port()
             ingress = {"XSTREAM_WEBHOOK__ENABLED": "true", "XSTREAM_WEBHOOK__HOST": "127.0.0.1",

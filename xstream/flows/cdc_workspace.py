@@ -10,6 +10,7 @@ from __future__ import annotations
 from xstream.codec import encode
 from xstream.observability import Metrics
 from xstream.pipeline import Emit, Reject, process_cdc
+from xstream.routing import Router
 from xstream.streams.dead_letters import record_ref
 from xstream.streams.flow import Output, Rejected, StateView, Step, StepResult
 from xstream.streams.loop import Record
@@ -22,7 +23,7 @@ def source_topics(rules: RuleSet, topic_prefix: str = "") -> list[str]:
     return [topic_prefix + topic for topic in rules.topics]
 
 
-def make_step(*, rules: RuleSet, commands_topic: str, max_record_bytes: int, metrics: Metrics,
+def make_step(*, rules: RuleSet, router: Router, max_record_bytes: int, metrics: Metrics,
               topic_prefix: str = "") -> Step[None]:
     def step(record: Record, state: StateView[None] | None) -> StepResult[None]:
         ref = record_ref(record)
@@ -30,7 +31,7 @@ def make_step(*, rules: RuleSet, commands_topic: str, max_record_bytes: int, met
                               topic_prefix=topic_prefix)
         if isinstance(outcome, Emit):
             command = outcome.command
-            return StepResult("command", outputs=[Output(commands_topic, command.kafka_key.encode(), encode(command),
+            return StepResult("command", outputs=[Output(router.topic_for(command), command.kafka_key.encode(), encode(command),
                                                          command.idempotency_key, what="command")])
         if isinstance(outcome, Reject):
             return StepResult("dead_lettered", rejected=Rejected(outcome.reason, outcome.detail, outcome.stage))

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from xstream.codec import decode_command, encode
 from xstream.errors import DeadLetterReason, DecodeError
 from xstream.model.status import StatusEvent
+from xstream.routing import Router
 from xstream.streams.flow import Output, Rejected, StateView, Step, StepResult
 from xstream.streams.loop import Record
 from xstream.transform.link_back import link_back_command
@@ -23,7 +24,7 @@ FLOW = "link_back"
 _STATUS: TypeAdapter[StatusEvent] = TypeAdapter(StatusEvent)
 
 
-def make_step(*, rules: RuleSet, downstream_topic: str, max_record_bytes: int) -> Step[None]:
+def make_step(*, rules: RuleSet, router: Router, max_record_bytes: int) -> Step[None]:
     def step(record: Record, state: StateView[None] | None) -> StepResult[None]:
         try:
             status = decode_command(record.value, _STATUS, max_bytes=max_record_bytes)
@@ -33,7 +34,7 @@ def make_step(*, rules: RuleSet, downstream_topic: str, max_record_bytes: int) -
         command = link_back_command(rules, status)
         if command is None:
             return StepResult("skipped")
-        return StepResult("command", outputs=[Output(downstream_topic, command.kafka_key.encode(), encode(command),
+        return StepResult("command", outputs=[Output(router.topic_for(command), command.kafka_key.encode(), encode(command),
                                                      command.idempotency_key, what="link-back command")])
 
     return step

@@ -16,6 +16,7 @@ from xstream.codec import encode
 from xstream.errors import DeadLetterReason
 from xstream.observability import Metrics
 from xstream.pipeline import Reject, process_opentext
+from xstream.routing import Router
 from xstream.streams.dead_letters import record_ref
 from xstream.streams.flow import Output, Rejected, StateView, Step, StepResult
 from xstream.streams.loop import Record
@@ -27,7 +28,7 @@ FLOW = "opentext_status"
 TABLE = "opentext_documents"
 
 
-def make_step(*, rules: StatusRuleSet, downstream_topic: str, max_record_bytes: int,
+def make_step(*, rules: StatusRuleSet, router: Router, max_record_bytes: int,
               metrics: Metrics) -> Step[DocumentMemory]:
     def step(record: Record, state: StateView[DocumentMemory] | None) -> StepResult[DocumentMemory]:
         key = record.key.decode("utf-8", "replace") if record.key is not None else None
@@ -39,7 +40,7 @@ def make_step(*, rules: StatusRuleSet, downstream_topic: str, max_record_bytes: 
         evaluation = outcome.evaluation
         outputs = []
         for command in evaluation.commands:
-            outputs.append(Output(downstream_topic, command.kafka_key.encode(), encode(command),
+            outputs.append(Output(router.topic_for(command), command.kafka_key.encode(), encode(command),
                                   command.idempotency_key, what=f"{command.kind} command"))
             metrics.rule_commands.labels(command.rule or "", command.kind).inc()
         if evaluation.skipped is not None:

@@ -57,7 +57,6 @@ from xstream.ingress.checkpoint import (
 )
 from xstream.ingress.observe import Observer
 from xstream.ingress.publisher import EventPublisher
-from xstream.kafka import CompactedTopicStore
 from xstream.model.opentext import (
     AuditChange,
     EventKind,
@@ -70,6 +69,7 @@ from xstream.observability import Health, Metrics
 from xstream.ports import Clock
 from xstream.retry import RetryPolicy
 from xstream.settings import PollerSettings
+from xstream.streams.state import PartitionedStore
 
 log = logging.getLogger(__name__)
 AUDIT_CREATE, AUDIT_ADD_VERSION = 1, 4
@@ -270,10 +270,14 @@ class Poller:
         return events, [f"{w.process_id}:{w.status}" for w in fresh]
 
 
+CHECKPOINT_PARTITION = 0
+"""The checkpoints topic has one partition: its owner in the poller's group is the one that polls."""
+
+
 class PollerService:
     """Polls while this worker leads (owns the checkpoint partition); publishes, then checkpoints."""
 
-    def __init__(self, *, poller: Poller, settings: PollerSettings, store: CompactedTopicStore[PollCheckpoint],
+    def __init__(self, *, poller: Poller, settings: PollerSettings, store: PartitionedStore[PollCheckpoint],
                  publisher: EventPublisher, consumer: AIOKafkaConsumer, checkpoint_topic: str, metrics: Metrics,
                  health: Health) -> None:
         self._poller = poller
@@ -291,7 +295,6 @@ class PollerService:
 
     async def start(self) -> None:
         self._health.expect("poller")
-        await self._publisher.start()
         await self._consumer.start()
         self._consumer.subscribe([self._topic], listener=_Leadership(self))
         self._keepalive = asyncio.create_task(self._stay_in_group())
@@ -303,8 +306,6 @@ class PollerService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keepalive
         await self._consumer.stop()
-        await self._publisher.stop()
-        await self._store.close()
 
     async def _stay_in_group(self) -> None:
         """Fetching keeps the membership (max poll interval); the checkpoint records read are not needed."""
@@ -345,9 +346,10 @@ class PollerService:
                                        max(0.0, self._settings.interval_s - (time.monotonic() - started)))
 
     async def run_cycle(self) -> CycleResult | None:
-        if self.checkpoint is None:
-            stored = [c for c in await self._store.load() if c.name == self._settings.name]
-            self.checkpoint = stored[-1] if stored else PollCheckpoint(name=self._settings.name)
+        if self.checkpoint is None:  # leading anew: what the previous leader stored is read first
+            await self._store.load([CHECKPOINT_PARTITION])
+            stored = self._store.get(self._settings.name, CHECKPOINT_PARTITION)
+            self.checkpoint = stored or PollCheckpoint(name=self._settings.name)
             log.info("poller leads", extra={"high_water": self.checkpoint.high_water,
                                             "seen": len(self.checkpoint.seen)})
         result = await self._poller.cycle(self.checkpoint)
@@ -362,7 +364,7 @@ class PollerService:
         if len(checkpoint.seen) < len(result.checkpoint.seen):
             log.warning("poller checkpoint cut to fit a record: the oldest reported documents may be reported again",
                         extra={"kept": len(checkpoint.seen), "dropped": len(result.checkpoint.seen) - len(checkpoint.seen)})
-        await self._store.save(checkpoint)
+        await (await self._store.put(self._settings.name, checkpoint, partition=CHECKPOINT_PARTITION))
         result.checkpoint = checkpoint
         self.checkpoint = result.checkpoint
         self._metrics.polls.labels("ok").inc()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pydantic import TypeAdapter
+
 from xstream.clients.opentext import OpenTextClient
 from xstream.errors import ConfigError
 from xstream.ingress.checkpoint import PollCheckpoint
@@ -17,11 +19,13 @@ from xstream.ingress.observe import Observer
 from xstream.ingress.poller import Poller, PollerService
 from xstream.ingress.publisher import EventPublisher
 from xstream.ingress.webhook import WebhookServer
-from xstream.kafka import CompactedTopicStore, make_consumer
+from xstream.kafka import make_consumer
 from xstream.observability import Health, Metrics
-from xstream.ports import Clock
+from xstream.ports import Clock, Publisher
 from xstream.retry import RetryPolicy
 from xstream.settings import Settings
+from xstream.streams.dead_letters import DeadLetters
+from xstream.streams.state import LogReader, PartitionedStore
 from xstream.topics import Role, TopicCatalog
 from xstream.transform.status_rules import StatusRuleSet
 
@@ -41,17 +45,15 @@ def watched_workspace_types(settings: Settings, rules: StatusRuleSet) -> list[st
 
 class OpenTextIngress:
     def __init__(self, settings: Settings, catalog: TopicCatalog, rules: StatusRuleSet, metrics: Metrics,
-                 health: Health, clock: Clock) -> None:
+                 health: Health, clock: Clock, *, publisher: Publisher, dead_letters: DeadLetters,
+                 reader: LogReader) -> None:
         self._settings = settings
         self.client = OpenTextClient(settings.opentext)
-        events, dlq = catalog.one(Role.OPENTEXT_EVENTS).name, catalog.one(Role.DEAD_LETTER).name
+        events = EventPublisher(publisher, events_topic=catalog.one(Role.OPENTEXT_EVENTS).name,
+                                dead_letters=dead_letters, metrics=metrics)
         self.webhook: WebhookServer | None = None
-        self._publishers: list[EventPublisher] = []
         if settings.webhook.enabled:
-            publisher = EventPublisher(settings.kafka, events_topic=events, dead_letter_topic=dlq, metrics=metrics,
-                                       clock=clock, client_suffix="webhook")
-            self._publishers.append(publisher)
-            self.webhook = WebhookServer(settings.webhook, Observer(self.client, settings.opentext, clock), publisher,
+            self.webhook = WebhookServer(settings.webhook, Observer(self.client, settings.opentext, clock), events,
                                          metrics)
             health.expect("webhook")
         self.poller: PollerService | None = None
@@ -61,9 +63,9 @@ class OpenTextIngress:
                             watched_workspace_types(settings, rules), clock, RetryPolicy.from_settings(settings.retry))
             self.poller = PollerService(
                 poller=poller, settings=settings.poller,
-                store=CompactedTopicStore(settings.kafka, checkpoints, "poller:", PollCheckpoint, lambda c: c.name),
-                publisher=EventPublisher(settings.kafka, events_topic=events, dead_letter_topic=dlq, metrics=metrics,
-                                         clock=clock, client_suffix="poller"),
+                store=PartitionedStore(publisher=publisher, reader=reader, topic=checkpoints, prefix="poller:",
+                                       adapter=TypeAdapter(PollCheckpoint)),
+                publisher=events,
                 consumer=make_consumer(settings.kafka, f"{settings.worker.app_id}-poller-{settings.poller.name}"),
                 checkpoint_topic=checkpoints, metrics=metrics, health=health)
         self._health = health
@@ -73,8 +75,6 @@ class OpenTextIngress:
         return self.webhook is not None or self.poller is not None
 
     async def start(self) -> None:
-        for publisher in self._publishers:
-            await publisher.start()
         if self.webhook is not None:
             await self.webhook.start()
             self._health.ready("webhook")
@@ -93,6 +93,4 @@ class OpenTextIngress:
             await self.poller.stop()
         if self.webhook is not None:
             await self.webhook.stop()
-        for publisher in self._publishers:
-            await publisher.stop()
         await self.client.close()

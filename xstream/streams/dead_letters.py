@@ -50,3 +50,13 @@ class DeadLetters:
         log.warning("dead letter", extra={"reason": reason.value, "detail": detail[:500], "record": str(ref),
                                           "stage": stage, "idempotency_key": idempotency_key})
         return await self._publisher.publish(self.topic, record.key, encode(letter), idempotency_key=idempotency_key)
+
+    async def send_received(self, raw: bytes, topic: str, reason: DeadLetterReason, detail: str, *,
+                            received: str) -> Awaitable[Any]:
+        """Dead-letter a body refused at an ingress before it reached ``topic`` (say how it came in)."""
+        self._metrics.dead_letters.labels("decode", reason.value).inc()
+        letter = DeadLetter(reason=reason, detail=detail, stage="decode", received=received,
+                            source=RecordRef(topic=topic, partition=-1, offset=-1), value=Payload.of(raw),
+                            occurred_at=self._clock.now())
+        log.warning("dead letter", extra={"reason": reason.value, "detail": detail[:500], "received": received})
+        return await self._publisher.publish(self.topic, None, encode(letter))

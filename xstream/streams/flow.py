@@ -107,6 +107,12 @@ class FlowRunner(Generic[S]):
     def release(self, parts: list[Part]) -> None:
         """A flow's started work is only waiting for acks: it is let finish."""
 
+    def held(self, part: Part) -> str | None:
+        return None  # a flow waits for nothing but the broker
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "flow", "state_keys": len(self._store) if self._store is not None else None}
+
     def forget(self, parts: list[Part]) -> None:
         for part in parts:
             self._last.pop(part.tp, None)

@@ -116,6 +116,12 @@ class Processor(Protocol):
     def retain(self, partitions: set[TopicPartition]) -> None:
         """The partitions this worker handles now: state kept aside for any other may be dropped."""
 
+    def held(self, part: Part) -> str | None:
+        """Why this partition waits on purpose (a failing target, an open breaker), or None."""
+
+    def describe(self) -> dict[str, Any]:
+        """The processor's part of /status (breaker, last error, ...)."""
+
 
 class LoopFailed(RuntimeError):
     """A record's outcome could not be made durable: the worker stops without acknowledging it."""
@@ -168,6 +174,7 @@ class PartitionedLoop:
 
     async def start(self) -> None:
         self._health.expect(self.component)
+        self._health.register(self.component, self.status)
         await self._consumer.start()
         self._consumer.subscribe(self._topics, listener=_Listener(self))
 
@@ -286,10 +293,32 @@ class PartitionedLoop:
             self._metrics.last_progress.labels(self._group, tp.topic, str(tp.partition)).set(time.time())
 
     def _report(self, quiet: Iterable[TopicPartition]) -> None:
-        for tp in quiet:
-            part = self._parts.get(tp)
-            if part is not None and part.ready and part.tracker.idle:
+        quiet = set(quiet)
+        for tp, part in self._parts.items():
+            if not part.ready:
+                continue
+            paused = self._paused.get(tp)
+            why = self._processor.held(part) or (f"paused: {paused[0]}" if paused and paused[0] == "backpressure"
+                                                 else None)
+            self._health.hold(tp.topic, tp.partition, why)
+            self._metrics.held.labels(self._group, tp.topic, str(tp.partition)).set(1 if why else 0)
+            if tp in quiet and part.tracker.idle:
                 self._health.waiting(tp.topic, tp.partition, self._lag(tp, part.tracker.committable()))
+
+    def status(self) -> dict[str, Any]:
+        """This loop's section of /status (no I/O)."""
+        parts = {}
+        for tp, part in sorted(self._parts.items(), key=lambda item: (item[0].topic, item[0].partition)):
+            highwater = self._consumer.highwater(tp) if tp in self._consumer.assignment() else None
+            done = part.tracker.committable()
+            parts[f"{tp.topic}/{tp.partition}"] = {
+                "ready": part.ready, "committed": part.tracker.last_committed,
+                "lag": max(0, highwater - done) if highwater is not None and done is not None else None,
+                "in_flight": part.tracker.in_flight, "paused": self._paused.get(tp, (None,))[0],
+                "held": self._processor.held(part) if part.ready else None}
+        return {"group": self._group, "topics": self._topics, "cycles": self.cycles,
+                "failed": repr(self._failure) if self._failure else None, "partitions": parts,
+                **self._processor.describe()}
 
     def _lag(self, tp: TopicPartition, position: int | None) -> int:
         """Records between what is finished and the log end (the high-water mark of the last fetch)."""
@@ -368,8 +397,9 @@ class PartitionedLoop:
         for part in parts:
             self._parts.pop(part.tp, None)
             self._paused.pop(part.tp, None)
-            with contextlib.suppress(KeyError):
-                self._metrics.lag.remove(self._group, part.tp.topic, str(part.tp.partition))
+            for gauge in (self._metrics.lag, self._metrics.held):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(self._group, part.tp.topic, str(part.tp.partition))
         self._health.forget((part.tp.topic, part.tp.partition) for part in parts)
         log.info("partitions released", extra={"loop": self.name, "partitions": sorted(str(p.tp) for p in parts),
                                                "abandoned": abandoned})
