@@ -15,9 +15,11 @@ translated where they are caught (the HTTP boundary, the codec) and chained with
         ├── SinkUnavailable           yes  timeout, connection error, 5xx, HTML error page
         │   ├── AnswerLost            yes  sent, but the answer never came: the target may have acted
         │   └── SinkBackpressure      yes  429/503 with Retry-After: slow down, then retry
+        │       └── RequestInFlight   yes  409 to a request with an Idempotency-Key: the first one still runs
         ├── SinkRejected              no   400/404/422: the request itself is wrong -> dead letter
         │   ├── TargetNotFound        no   404 (or OpenText's 400 "Could not get a node")
-        │   └── EditConflict          no   409 (metadata_token mismatch, idempotency key in flight)
+        │   ├── EditConflict          no   409 without an Idempotency-Key (metadata_token mismatch)
+        │   └── IdempotencyKeyReused  no   422 to a request with an Idempotency-Key used with another body
         ├── AlreadyExists             no   OpenText's 500 "An item with the name ... already exists."
         └── AuthenticationFailed      no   401 that a fresh login did not cure
 """
@@ -100,6 +102,10 @@ class SinkBackpressure(SinkUnavailable):
         self.retry_after = retry_after
 
 
+class RequestInFlight(SinkBackpressure):
+    """409 to a request with an Idempotency-Key: the original is still being processed. Retriable."""
+
+
 class SinkRejected(SinkError):
     pass
 
@@ -110,6 +116,10 @@ class TargetNotFound(SinkRejected):
 
 class EditConflict(SinkRejected):
     pass
+
+
+class IdempotencyKeyReused(SinkRejected):
+    """422 to a request with an Idempotency-Key: the key was used before with another request body."""
 
 
 class AlreadyExists(SinkError):

@@ -1,1 +1,2 @@
-"""Async clients of the target systems; errors are translated to ``xstream.errors`` at their HTTP boundary."""
+"""Async clients of the target systems; errors are translated to ``xstream.errors`` at the HTTP boundary
+(``xstream.http``)."""

@@ -31,20 +31,14 @@ from __future__ import annotations
 
 import logging
 
-from xstream.errors import (
-    AnswerLost,
-    AuthenticationFailed,
-    DeadLetterReason,
-    SinkBackpressure,
-    SinkError,
-    SinkUnavailable,
-)
+from xstream.errors import AnswerLost, DeadLetterReason, SinkUnavailable
 from xstream.model.commands import AnyDownstream, Notify, StartApproval, UpdateRecord
 from xstream.model.results import SinkResult
 from xstream.model.status import DownstreamRecord, Outcome
 from xstream.settings import TargetSettings
 from xstream.sinks.effects import EffectEntry, EffectLedger
-from xstream.sinks.http import TargetClient, TargetResponse
+from xstream.sinks.results import result_of
+from xstream.sinks.target import TargetClient, TargetResponse
 from xstream.streams.state import PartitionedStore
 from xstream.transform.downstream_requests import DownstreamRequest, record_path, request_for
 
@@ -112,21 +106,8 @@ class DownstreamSink:
                 result = await self._start_approval(command, request)
             else:
                 result = await self._notify(command, request)
-        except SinkBackpressure as exc:
-            return SinkResult.transient(str(exc), retry_after=exc.retry_after)
-        except SinkUnavailable as exc:
-            return SinkResult.transient(str(exc))
-        except AuthenticationFailed as exc:
-            # Wrong or rotated credentials fail every command alike: an outage to wait out, not a
-            # reason to dead-letter every command.
-            log.error("%s refused our credentials", self.name, extra=context | {"error": str(exc)})
-            return SinkResult.transient(f"authentication failed: {exc}")
-        except SinkError as exc:
-            log.warning("%s rejected a command", self.name, extra=context | {"error": str(exc)})
-            return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - one poison command must not crash-loop the worker
-            log.exception("unexpected error applying a command", extra=context)
-            return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, f"unexpected {type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - classified once; a poison command must not crash-loop the worker
+            return result_of(exc, sink=self.name, context=context)
         if result.downstream is not None and result.outcome is not Outcome.REJECTED:
             await self._effects.record(command, result.downstream)  # durable before the command is acknowledged
         return result

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import ValidationError
-
 from xstream.clients.opentext import (
     BusinessObjectRef,
     OpenTextClient,
@@ -21,19 +19,13 @@ from xstream.clients.opentext import (
     WorkspaceType,
     resolve_categories,
 )
-from xstream.errors import (
-    AuthenticationFailed,
-    DeadLetterReason,
-    MappingError,
-    SinkBackpressure,
-    SinkError,
-    SinkUnavailable,
-)
+from xstream.errors import DeadLetterReason, MappingError, SinkUnavailable
 from xstream.model.commands import EnsureWorkspace, UpdateWorkspace
 from xstream.model.results import SinkResult
 from xstream.model.status import WorkspaceLink
 from xstream.settings import OpenTextSettings
 from xstream.sinks.ledger import Ledger
+from xstream.sinks.results import result_of
 from xstream.streams.state import PartitionedStore
 
 log = logging.getLogger(__name__)
@@ -82,24 +74,9 @@ class OpenTextSink:
             if isinstance(command, UpdateWorkspace) and not created and command.changed:
                 # only the attributes whose source values changed; equal values are not re-sent
                 changed = await self._client.update_categories(node_id, command.changed)
-        except SinkBackpressure as exc:
-            return SinkResult.transient(str(exc), retry_after=exc.retry_after)
-        except SinkUnavailable as exc:
-            return SinkResult.transient(str(exc))
-        except AuthenticationFailed as exc:
-            # Wrong or rotated credentials fail every command alike: an outage to wait out, not a reason
-            # to dead-letter every command.
-            log.error("OpenText refused our credentials", extra={"error": str(exc)})
-            return SinkResult.transient(f"authentication failed: {exc}")
-        except MappingError as exc:
-            return SinkResult.rejected(exc.reason, exc.detail)
-        except SinkError as exc:
-            return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, f"{type(exc).__name__}: {exc}")
-        except ValidationError as exc:
-            return SinkResult.rejected(DeadLetterReason.INVALID_COMMAND, f"cannot build the request: {exc}")
-        except Exception as exc:  # noqa: BLE001 - one poison command must not crash-loop the worker
-            log.exception("unexpected error applying a command", extra={"idempotency_key": command.idempotency_key})
-            return SinkResult.rejected(DeadLetterReason.REJECTED_BY_TARGET, f"unexpected {type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - classified once; a poison command must not crash-loop the worker
+            return result_of(exc, sink=self.name, context={"idempotency_key": command.idempotency_key,
+                                                           "business_object": bo_key, "kind": command.kind})
         link = WorkspaceLink(node_id=node_id, url=self._settings.workspace_url(node_id))
         await self._ledger.record(bo_key, command.idempotency_key, position, link)  # durable before the ack
         return SinkResult.applied(link, created=created) if created or changed else SinkResult.already_applied(link)

@@ -2,7 +2,7 @@
 
 Each call either succeeds (no fault, latency, expired tickets or tokens: re-authenticated once) or
 raises exactly the documented, classified error: JSON 500, HTML 500 and 503 -> SinkUnavailable
-(retriable), 503 with Retry-After -> SinkBackpressure carrying the delay, a hang -> SinkUnavailable
+(retriable), 503 with Retry-After -> SinkBackpressure carrying the delay, a hang -> AnswerLost (a SinkUnavailable)
 after the configured timeout. The world each call needs is built before the fault is switched on.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from tests.unit.clients.support import BytesSource, admin, otds_settings_for, settings_for
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient, WorkspaceCreateRequest
 from xstream.emulators.opentext import RunningEmulator
-from xstream.errors import SinkBackpressure, SinkUnavailable
+from xstream.errors import AnswerLost, SinkBackpressure, SinkUnavailable
 
 TIMEOUT_S = 0.5
 
@@ -72,7 +72,7 @@ MODES: dict[str, tuple[dict[str, Any], type[Exception] | None, float | None]] = 
     "html500": ({"error_rate": 1, "error_kind": "html500"}, SinkUnavailable, None),
     "503": ({"error_rate": 1, "error_kind": "503"}, SinkUnavailable, None),
     "503_retry_after": ({"error_rate": 1, "error_kind": "503", "retry_after_s": 3}, SinkBackpressure, 3.0),
-    "hang": ({"hang_rate": 1}, SinkUnavailable, None),
+    "hang": ({"hang_rate": 1}, AnswerLost, None),  # sent, no answer: OpenText may have acted
 }
 
 

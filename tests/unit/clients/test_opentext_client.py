@@ -19,7 +19,6 @@ from xstream.clients.opentext import (
     WorkspaceCreateRequest,
     resolve_categories,
 )
-from xstream.clients.opentext.boundary import Unauthorized, parse_response
 from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 from xstream.errors import (
     AlreadyExists,
@@ -31,6 +30,7 @@ from xstream.errors import (
     SinkUnavailable,
     TargetNotFound,
 )
+from xstream.http.status import CONTENT_SERVER, classify
 from xstream.settings import OpenTextSettings
 
 BO = BusinessObjectRef(ext_system_id="SAP", bo_type="KNA1", bo_id="0000050031")
@@ -218,6 +218,11 @@ async def test_a_shared_session_is_left_open(emulator) -> None:
 # --- the boundary mapping, without a server ---------------------------------------------------
 
 
+def parse_response(operation: str, status: int, headers: dict[str, str], body: bytes) -> Any:
+    """The one classifier in Content Server's dialect, as the client applies it."""
+    return classify("opentext", operation, status, headers, body, policy=CONTENT_SERVER)
+
+
 @pytest.mark.parametrize(
     ("status", "headers", "body", "error"),
     [
@@ -248,7 +253,7 @@ def test_parse_response_classifies_outcomes(status, headers, body, error) -> Non
 
 def test_parse_response_returns_json_and_leaves_401_to_the_client() -> None:
     assert parse_response("op", 200, {}, b'{"results": []}') == {"results": []}
-    with pytest.raises(Unauthorized):
+    with pytest.raises(AuthenticationFailed):  # the client re-authenticates once (xstream.http.auth)
         parse_response("op", 401, {}, b'{"error": "Authentication Required"}')
     with pytest.raises(SinkBackpressure) as err:
         parse_response("op", 503, {"Retry-After": "2.5"}, b"")

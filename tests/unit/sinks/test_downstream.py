@@ -32,18 +32,21 @@ from xstream.errors import (
     AuthenticationFailed,
     DeadLetterReason,
     EditConflict,
+    IdempotencyKeyReused,
+    RequestInFlight,
     SinkBackpressure,
     SinkRejected,
     SinkUnavailable,
     TargetNotFound,
 )
+from xstream.http.status import classify
 from xstream.model.business import BusinessObject
 from xstream.model.commands import Causation, UpdateRecord
 from xstream.model.status import DownstreamRecord, Outcome
 from xstream.settings import TargetAuth, TargetSettings
 from xstream.sinks.downstream import DownstreamSink
 from xstream.sinks.effects import EffectLedger
-from xstream.sinks.http import IdempotencyKeyReused, RequestInFlight, TargetClient, classify
+from xstream.sinks.target import TargetClient
 
 SECRET = "erp-secret"
 MakeSink = Callable[..., Awaitable[DownstreamSink]]

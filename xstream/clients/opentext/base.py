@@ -7,8 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from xstream.clients.opentext.boundary import TARGET
-from xstream.clients.opentext.transport import Body, Params, Transport
+from xstream.clients.opentext.transport import TARGET, Body, Params, Transport
 from xstream.errors import SinkUnavailable
 
 T = TypeVar("T")

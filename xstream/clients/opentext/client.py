@@ -2,7 +2,8 @@
 
 One aiohttp session per client (connection limit and timeouts from settings), one credential
 (OTCSTicket login, or an OTDS bearer token when ``settings.uses_otds``). Every failure is an
-``xstream.errors.SinkError`` classified in :mod:`.boundary`; the client never sleeps or retries
+``xstream.errors.SinkError`` classified at xstream's HTTP boundary (:mod:`xstream.http`, in Content
+Server's dialect); the client never sleeps or retries
 except for one thing the retry policy must not see: a 401 triggers one fresh authentication
 (shared by all concurrent callers) and one repeat of the call. The calls live in small parts,
 combined here:
@@ -43,7 +44,7 @@ class OpenTextClient(DocumentsApi, WorkspacesApi, WorkflowsApi):
         self._category_ids: dict[str, int] = {}
 
     async def __aenter__(self) -> OpenTextClient:
-        self._transport.http()
+        self._transport.session.get()
         return self
 
     async def __aexit__(

@@ -31,13 +31,13 @@ from typing import Any
 import aiohttp
 
 from xstream.clients.opentext.base import results_list, shape
-from xstream.clients.opentext.boundary import TARGET, transport_errors
 from xstream.clients.opentext.categories import CategoriesApi
 from xstream.clients.opentext.models import DOCUMENT, DocumentResult, DownloadResult, Node, Version
 from xstream.clients.opentext.nodes import version_entries
 from xstream.clients.opentext.streams import CHUNK
-from xstream.clients.opentext.transport import ByteSource, Multipart, json_body
+from xstream.clients.opentext.transport import TARGET, ByteSource, Multipart, json_body
 from xstream.errors import AlreadyExists
+from xstream.http.errors import transport_errors
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,8 @@ class Download:
         """Content-Length, when the server sent one."""
 
     async def chunks(self, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
-        """The body, ``chunk_size`` bytes at a time; a broken transfer is SinkUnavailable."""
-        async with transport_errors(self._operation):
+        """The body, ``chunk_size`` bytes at a time; a broken transfer is AnswerLost (a SinkUnavailable)."""
+        async with transport_errors(TARGET, self._operation):
             async for chunk in self._response.content.iter_chunked(chunk_size):
                 yield chunk
 

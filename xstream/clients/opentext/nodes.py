@@ -12,9 +12,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from xstream.clients.opentext.base import ClientBase, paging, results_list, shape
-from xstream.clients.opentext.boundary import TARGET
 from xstream.clients.opentext.models import FOLDER, AuditEvent, AuditPage, Node, NodePage, Version
-from xstream.clients.opentext.transport import json_body
+from xstream.clients.opentext.transport import TARGET, json_body
 from xstream.errors import AlreadyExists, SinkRejected
 
 log = logging.getLogger(__name__)

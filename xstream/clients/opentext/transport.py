@@ -1,8 +1,11 @@
-"""The one request path of the OpenText client: session, authentication, encodings, streaming.
+"""The one request path of the OpenText client: encodings and streaming on xstream's HTTP boundary.
 
 Every call goes through :meth:`Transport.call` (JSON answers) or :meth:`Transport.open` (streamed
-answers, e.g. downloads). Both fetch a credential first, send it, classify the answer in
-:mod:`.boundary`, and on a 401 re-authenticate once (single flight) and repeat the call once.
+answers, e.g. downloads). Both run under :func:`xstream.http.auth.with_credential` (the credential
+sent, a 401 re-authenticates once, single flight, and repeats the call once) on the one session of
+:mod:`xstream.http.session`, and classify the answer with :func:`xstream.http.status.classify` in
+Content Server's dialect (:data:`~xstream.http.status.CONTENT_SERVER`). OpenText errors name the
+target ``opentext``.
 
 Request bodies come in the three shapes Content Server accepts (reference/opentext-api.md 0):
 
@@ -29,10 +32,14 @@ import aiohttp
 import orjson
 from aiohttp.payload import AsyncIterablePayload, StringPayload
 
-from xstream.clients.opentext.auth import Authenticator, OtdsAuth, RawResponse, TicketAuth
-from xstream.clients.opentext.boundary import TARGET, Unauthorized, parse_response, transport_errors
-from xstream.errors import AuthenticationFailed, SinkRejected
+from xstream.errors import SinkRejected
+from xstream.http.auth import Authenticator, ClientCredentials, Sender, TicketAuth, with_credential
+from xstream.http.errors import transport_errors
+from xstream.http.session import HttpSession
+from xstream.http.status import CONTENT_SERVER, classify
 from xstream.settings import OpenTextSettings
+
+TARGET = "opentext"
 
 Params: TypeAlias = Mapping[str, str] | Sequence[tuple[str, str]]
 ByteSource: TypeAlias = Callable[[], AsyncIterable[bytes]]
@@ -143,70 +150,36 @@ class Transport:
     def __init__(self, settings: OpenTextSettings, *, session: aiohttp.ClientSession | None = None) -> None:
         self.settings = settings
         self.base = str(settings.base_url).rstrip("/")
-        self._session = session
-        self._owns_session = session is None
-        self.auth: Authenticator = (OtdsAuth(settings, self.send_raw) if settings.uses_otds
-                                    else TicketAuth(settings, self.base, self.send_raw))
-        self.streaming_timeout = aiohttp.ClientTimeout(total=None, connect=settings.connect_timeout_s,
-                                                       sock_connect=settings.connect_timeout_s,
-                                                       sock_read=settings.request_timeout_s)
-        """Uploads and downloads may take longer than request_timeout_s in total; instead no single
-        read may wait longer than that (a hung server still fails in bounded time)."""
-
-    def http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            s = self.settings
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=s.max_connections),
-                timeout=aiohttp.ClientTimeout(total=s.request_timeout_s, connect=s.connect_timeout_s),
-                headers={"Accept": "application/json"},
-            )
-        return self._session
+        self.session = HttpSession(TARGET, limit=settings.max_connections, request_timeout_s=settings.request_timeout_s,
+                                   connect_timeout_s=settings.connect_timeout_s, session=session)
+        self.auth: Authenticator = _authenticator(settings, self.base, self.session.send)
 
     async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def send_raw(self, operation: str, method: str, url: str, *, data: Mapping[str, str]) -> RawResponse:
-        """One unauthenticated request to an absolute URL (logins); transport failures are classified."""
-        async with transport_errors(operation), self.http().request(method, url, data=data) as response:
-            return response.status, response.headers, await response.read()
+        await self.session.close()
 
     # --- JSON calls ---------------------------------------------------------------------------------
 
     async def call(self, operation: str, method: str, path: str, *, params: Params | None = None,
                    data: Body = None) -> Any:
         """Send an authenticated request and return the decoded JSON of a 2xx answer."""
-        await self.auth.ensure()
-        generation = self.auth.generation
-        try:
-            return await self._attempt(operation, method, path, params, data, generation)
-        except Unauthorized:
-            await self.auth.refresh(generation)
-        try:
-            return await self._attempt(operation, method, path, params, data, self.auth.generation)
-        except Unauthorized as exc:
-            raise AuthenticationFailed(f"{operation}: HTTP 401 again after a fresh login", status=401,
-                                       target=TARGET) from exc
+        async def attempt(headers: dict[str, str], generation: int) -> Any:
+            response = await self._start(operation, method, path, params, data, headers)
+            try:
+                async with transport_errors(TARGET, operation):
+                    body = await response.read()
+            finally:
+                response.release()
+            return self._outcome(operation, response, body, generation)
 
-    async def _attempt(self, operation: str, method: str, path: str, params: Params | None, data: Body,
-                       generation: int) -> Any:
-        response = await self._start(operation, method, path, params, data)
-        try:
-            async with transport_errors(operation):
-                body = await response.read()
-        finally:
-            response.release()
-        return self._outcome(operation, response, body, generation)
+        return await with_credential(self.auth, TARGET, operation, attempt)
 
     async def _start(self, operation: str, method: str, path: str, params: Params | None,
-                     data: Body) -> aiohttp.ClientResponse:
+                     data: Body, headers: dict[str, str]) -> aiohttp.ClientResponse:
         try:
-            async with transport_errors(operation):
+            async with transport_errors(TARGET, operation):
                 if not isinstance(data, Multipart):
-                    return await self.http().request(method, self.base + path, params=params, data=data,
-                                                     headers=self.auth.headers())
+                    return await self.session.get().request(method, self.base + path, params=params, data=data,
+                                                            headers=headers)
                 # An upload has no total timeout (it may be large); instead it fails when no chunk
                 # could be sent for request_timeout_s (a stalled server stops reading and the write
                 # blocks, which no read timeout notices) or no answer comes that long after the last.
@@ -216,9 +189,9 @@ class Transport:
                     writer = data.build(lambda: deadline.reschedule(loop.time() + stall_s))
                     # Connection: close -- a server may answer (401, 413, 500) before it has read the
                     # whole upload; such a connection must never be reused from the pool.
-                    headers = self.auth.headers() | {"Connection": "close"}
-                    return await self.http().request(method, self.base + path, params=params, data=writer,
-                                                     headers=headers, timeout=self.streaming_timeout)
+                    return await self.session.get().request(method, self.base + path, params=params, data=writer,
+                                                            headers=headers | {"Connection": "close"},
+                                                            timeout=self.session.streaming_timeout)
         except Exception as exc:
             failed = _source_failure(exc)
             if failed is not None:
@@ -229,7 +202,7 @@ class Transport:
     def _outcome(self, operation: str, response: aiohttp.ClientResponse, body: bytes, generation: int) -> Any:
         if response.status != 401:
             self.auth.adopt(response.headers, generation)
-        return parse_response(operation, response.status, response.headers, body)
+        return classify(TARGET, operation, response.status, response.headers, body, policy=CONTENT_SERVER)
 
     # --- streamed answers ---------------------------------------------------------------------------
 
@@ -241,29 +214,38 @@ class Transport:
         Errors are classified exactly as for :meth:`call` (the error body is read, bounded); a 401
         re-authenticates once. The response is released when the block ends.
         """
-        await self.auth.ensure()
-        for attempt in (1, 2):
-            generation = self.auth.generation
-            async with transport_errors(operation):
-                response = await self.http().request(method, self.base + path, params=params,
-                                                     headers=self.auth.headers(), timeout=self.streaming_timeout)
-            try:
-                if not 200 <= response.status < 300:
-                    async with transport_errors(operation):
-                        body = await _read_bounded(response, ERROR_BODY_LIMIT)
-                    try:
-                        self._outcome(operation, response, body, generation)
-                    except Unauthorized as exc:
-                        if attempt == 2:
-                            raise AuthenticationFailed(f"{operation}: HTTP 401 again after a fresh login",
-                                                       status=401, target=TARGET) from exc
-                        await self.auth.refresh(generation)
-                        continue
+        async def attempt(headers: dict[str, str], generation: int) -> aiohttp.ClientResponse:
+            async with transport_errors(TARGET, operation):
+                response = await self.session.get().request(method, self.base + path, params=params,
+                                                            headers=headers, timeout=self.session.streaming_timeout)
+            if 200 <= response.status < 300:
                 self.auth.adopt(response.headers, generation)
-                yield response
-                return
+                return response
+            try:
+                async with transport_errors(TARGET, operation):
+                    body = await _read_bounded(response, ERROR_BODY_LIMIT)
             finally:
                 response.release()
+            self._outcome(operation, response, body, generation)  # not a 2xx: raises the classified error
+            raise AssertionError(f"{operation}: HTTP {response.status} left unclassified")  # pragma: no cover
+
+        response = await with_credential(self.auth, TARGET, operation, attempt)
+        try:
+            yield response
+        finally:
+            response.release()
+
+
+def _authenticator(settings: OpenTextSettings, base: str, send: Sender) -> Authenticator:
+    """A ticket login, or OTDS client credentials when ``settings.uses_otds``."""
+    if not settings.uses_otds:
+        return TicketAuth(TARGET, send, url=f"{base}/api/v1/auth", username=settings.username,
+                          password=settings.password)
+    assert settings.otds_url is not None and settings.otds_client_id is not None  # uses_otds: all three given
+    assert settings.otds_client_secret is not None
+    return ClientCredentials(TARGET, send, token_url=str(settings.otds_url).rstrip("/") + "/otdsws/oauth2/token",
+                             client_id=settings.otds_client_id, client_secret=settings.otds_client_secret,
+                             operation="otds.token")
 
 
 async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
