@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -140,12 +141,13 @@ Body: TypeAlias = Mapping[str, str] | Multipart | None
 
 
 class Transport:
-    def __init__(self, settings: OpenTextSettings, *, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(self, settings: OpenTextSettings, *, session: aiohttp.ClientSession | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.base = str(settings.base_url).rstrip("/")
         self._session = session
         self._owns_session = session is None
-        self.auth: Authenticator = (OtdsAuth(settings, self.send_raw) if settings.uses_otds
+        self.auth: Authenticator = (OtdsAuth(settings, self.send_raw, clock) if settings.uses_otds
                                     else TicketAuth(settings, self.base, self.send_raw))
         self.streaming_timeout = aiohttp.ClientTimeout(total=None, connect=settings.connect_timeout_s,
                                                        sock_connect=settings.connect_timeout_s,
