@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -100,6 +101,33 @@ async def wait_ready(worker: WorkerProcess, timeout_s: float) -> bool:
                     return True
         await asyncio.sleep(0.25)
     return False
+
+
+async def fetch_metrics(base_url: str) -> str:
+    """The worker's ``/metrics`` text ("" when it does not answer)."""
+    import aiohttp
+
+    with contextlib.suppress(aiohttp.ClientError, OSError):
+        async with aiohttp.ClientSession() as http, http.get(f"{base_url}/metrics") as resp:
+            return await resp.text()
+    return ""
+
+
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples of metric ``name`` (e.g. ``xstream_events_total``) in a ``/metrics`` text,
+    over those carrying every one of ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        sample, _, value = line.rpartition(" ")
+        sample_name, _, label_text = sample.partition("{")
+        if sample_name == name and labels.items() <= dict(_LABEL.findall(label_text)).items():
+            total += float(value)
+    return total
 
 
 def notify_target_env(name: str, channels: dict[str, str], fmt: str = "slack") -> dict[str, str]:

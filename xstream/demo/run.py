@@ -35,6 +35,8 @@ from xstream.demo.harness import (
     CdcForwarder,
     Collector,
     WorkerProcess,
+    fetch_metrics,
+    metric,
     produce,
     wait_ready,
     worker_env,
@@ -167,12 +169,15 @@ async def _drive(console: Console, stack: Stack, *, keep_running: bool, timeout_
                       f"{len(PROJECTS)} project: forwarded from their change feeds")
         done = await _wait_processed(console, stack, scenario, timeout_s)
         blocked = done and await _block_supplier(console, stack, timeout_s)
+        if done:
+            await _settle(console, stack, scenario, blocked, timeout_s)
         first_act = await _report(console, stack, scenario, done, blocked)
         await stack.admin("hooks", "POST", {"url": stack.webhook_url, "secret": WEBHOOK_SECRET})
         console.print(f"[bold]opentext[/]  server-side hook registered: signed POSTs to {stack.webhook_url}")
         second_act = await run_status_stage(StatusStage(
             console, stack.opentext.url, stack.targets["erp"], stack.chat, stack.collector, stack.events_topic,
-            stack.webhook_url, timeout_s), stack.opentext.admin_url) if done else {}
+            stack.status_topic, stack.webhook_url, stack.worker.base_url, timeout_s),
+            stack.opentext.admin_url) if done else {}
         checks = first_act | second_act | {"worker still running": stack.worker.running}
         for name, ok in checks.items():
             console.print(f"  {'[green]ok  [/]' if ok else '[red]FAIL[/]'} {name}")
@@ -236,6 +241,22 @@ async def _block_supplier(console: Console, stack: Stack, timeout_s: float) -> b
     return False
 
 
+async def _settle(console: Console, stack: Stack, scenario: sc.Scenario, blocked: bool, timeout_s: float) -> None:
+    """Until the figures the first act's checks count are in (bounded by ``timeout_s``), instead of
+    guessing how long they take: every OpenText outcome, the blocked supplier's update among them
+    (published after OpenText already shows it), and the CDC echo of every link write into a source
+    that has a change feed, dropped (it travels the source's change log, Kafka and the CDC flow)."""
+    outcomes = scenario.expected_commands + sum(FEED_OBJECTS.values()) + blocked
+    deadline = time.monotonic() + timeout_s
+    with console.status("waiting: the last outcomes and the CDC echoes of the link writes..."):
+        while time.monotonic() < deadline:
+            echoes = metric(await fetch_metrics(stack.worker.base_url), "xstream_echoes_suppressed_total")
+            if len(stack.statuses("opentext")) >= outcomes and echoes >= sum(FEED_OBJECTS.values()):
+                return
+            await asyncio.sleep(0.2)
+    console.print("[red]not reached[/]: the last outcomes and the CDC echoes of the link writes")
+
+
 def _workspaces_by_bo(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
     for ws in state.get("workspaces", []):
@@ -251,7 +272,6 @@ def _workspace(state: dict[str, Any], bo_key: str) -> dict[str, Any]:
 async def _report(console: Console, stack: Stack, scenario: sc.Scenario, done: bool,
                   blocked: bool) -> dict[str, bool]:
     """The first act's table, counts and checks (printed with the second act's)."""
-    await asyncio.sleep(1.0)  # let the last echoes arrive before counting
     state = await stack.admin("state")
     by_bo = _workspaces_by_bo(state)
     sources = {"SAP_PRD/KNA1": ("erp", "customers", "workspace_url"), "SAP_PRD/LFA1": ("erp", "suppliers", "workspace_url"),
@@ -277,11 +297,11 @@ async def _report(console: Console, stack: Stack, scenario: sc.Scenario, done: b
                       "[green]yes[/]" if linked else ("-" if deleted else "[red]no[/]"),
                       f"[{'green' if copies == 1 else 'red'}]{copies}[/]")
     console.print(table)
-    metrics = await _fetch_metrics(stack.worker)
+    metrics = await fetch_metrics(stack.worker.base_url)
     outcomes = Counter(s["outcome"] for s in stack.statuses("opentext"))
     links = Counter(s["target"] for s in stack.link_backs())
     letters = [orjson.loads(r.value) for r in stack.collector.records[stack.dlq_topic]]
-    echoes, tombstones = _metric(metrics, "xstream_echoes_suppressed_total"), _metric(metrics, "xstream_tombstones_total")
+    echoes, tombstones = metric(metrics, "xstream_echoes_suppressed_total"), metric(metrics, "xstream_tombstones_total")
     feed = sum(FEED_OBJECTS.values())
     console.print(f"[bold]counts[/] OpenText: applied={outcomes['applied']} already_applied={outcomes['already_applied']} "
                   f"rejected={outcomes['rejected']}; links written back: "
@@ -321,15 +341,3 @@ async def _keep_running(console: Console, stack: Stack) -> None:
                   f"{targets}\n  metrics    {stack.worker.base_url}/metrics\n  readiness  {stack.worker.base_url}/readyz")
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.Event().wait()
-
-
-def _metric(text: str, name: str) -> float:
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name) and not line.startswith("#"))
-
-
-async def _fetch_metrics(worker: WorkerProcess) -> str:
-    with contextlib.suppress(aiohttp.ClientError, OSError):
-        async with aiohttp.ClientSession() as http, http.get(f"{worker.base_url}/metrics") as resp:
-            return await resp.text()
-    return ""

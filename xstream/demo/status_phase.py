@@ -6,6 +6,14 @@ contract is signed -> the supplier record gets the contract status and link, pro
 (F6); another supplier's framework agreement goes through the Contract Approval workflow ->
 approved in the ERP (F6). Every change reaches xstream twice, through the signed webhook and the
 poller; each acts once. An unsigned webhook request is refused.
+
+Nothing here depends on timing. The webhook is told at once, the poller only at its next cycle, so a
+state that lasted less than a poll interval would reach the webhook alone (the old demo failed so
+under load): before making the next change, the demo waits, on the OpenText events topic, until the
+poller and the webhook both reported the document in its present state. Before counting, it waits
+until the worker has put every OpenText event it published through the status rules and every
+command they made has its outcome (the worker's metrics and the status topic) and no hook is still
+being delivered. Each wait is bounded by the demo's timeout; what it waited for is then checked.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
-from xstream.demo.harness import Collector
+from xstream.demo.harness import Collector, fetch_metrics, metric
 from xstream.demo.opentext_user import file_document, set_status
 from xstream.emulators.erp import RunningErpEmulator
 from xstream.emulators.notify import RunningNotifyEmulator
@@ -42,7 +50,9 @@ class StatusStage:
     chat: RunningNotifyEmulator
     collector: Collector
     events_topic: str
+    status_topic: str
     webhook_url: str
+    worker_url: str
     timeout_s: float
 
     async def erp_state(self) -> dict[str, Any]:
@@ -54,6 +64,16 @@ class StatusStage:
 
     def events(self) -> list[dict[str, Any]]:
         return [orjson.loads(r.value) for r in self.collector.records[self.events_topic]]
+
+    def statuses(self) -> list[dict[str, Any]]:
+        return [orjson.loads(r.value) for r in self.collector.records[self.status_topic]]
+
+    async def both_saw(self, what: str, doc: int, *, status: str | None = None,
+                       process: int | None = None) -> bool:
+        """Until the poller and the webhook both reported one observation of ``doc`` in its present state:
+        its Status attribute ``status``, or its workflow ``process`` finished."""
+        return bool(await self.until(f"the webhook and the poller both see {what}",
+                                     lambda: _seen_by_both(self, doc, status=status, process=process)))
 
     async def until(self, what: str, check: Callable[[], Awaitable[Any]]) -> Any:
         deadline = time.monotonic() + self.timeout_s
@@ -96,7 +116,7 @@ async def run_status_stage(stage: StatusStage, admin_url: str) -> dict[str, bool
         c.print(f"[bold]OpenText[/]  a buyer files 'Supply Agreement 2027.pdf' in {globex.name!r} (In Legal Review)")
         contract = await file_document(opentext, globex.node_id, "Supply Agreement 2027.pdf", document_type="Contract",
                                        status="In Legal Review")
-        await stage.until("the new contract is seen", lambda: _seen(stage, contract))
+        await stage.both_saw("the new contract", contract, status="In Legal Review")
         c.print("[bold]OpenText[/]  legal finishes its review: Status -> 'Legal Review Done'")
         await set_status(opentext, contract, "Legal Review Done")
         approval = await stage.until("the commercial approval in the ERP", lambda: _approval(stage))
@@ -108,35 +128,74 @@ async def run_status_stage(stage: StatusStage, admin_url: str) -> dict[str, bool
             decided = await _post(f"{stage.erp.admin_url}/approvals/{approval['id']}/decide",
                                   {"decision": "approved", "by": "m.weber", "comment": "terms accepted"})
             c.print(f"[bold]ERP[/]       purchasing approves {decided.get('id')}: {decided.get('status')}")
+        await stage.both_saw("'Legal Review Done'", contract, status="Legal Review Done")
         c.print("[bold]OpenText[/]  the contract is signed: Status -> 'Signed'")
         await set_status(opentext, contract, "Signed")
         signed = await stage.until("the supplier record's contract status",
                                    lambda: _contract_status(stage, SIGNED_SUPPLIER, "signed"))
         await stage.until("procurement's message", lambda: _channel(stage, "procurement"))
+        await stage.both_saw("'Signed'", contract, status="Signed")
 
         c.print(f"[bold]OpenText[/]  'Framework Agreement.pdf' in {initech.name!r} goes through the "
                 f"Contract Approval workflow")
         framework = await file_document(opentext, initech.node_id, "Framework Agreement.pdf", document_type="Contract",
                                         status="In Legal Review")
+        await stage.both_saw("the framework agreement", framework, status="In Legal Review")
         maps = {m.name: m.id for m in await opentext.find_workflows(framework, initech.node_id)}
         process = await opentext.start_workflow(maps["Contract Approval"], [framework])
         await _post(f"{admin_url}/workflows/{process}/complete")
         c.print(f"[bold]OpenText[/]  workflow {process} completed")
         approved = await stage.until("the workflow's outcome in the ERP",
                                      lambda: _contract_status(stage, WORKFLOW_SUPPLIER, "approved"))
+        await stage.both_saw(f"workflow {process} finished", framework, process=process)
         both = await stage.until("every change seen by both the webhook and the poller",
                                  lambda: _seen_twice(stage, {contract, framework}))
     async with aiohttp.ClientSession() as http, http.post(stage.webhook_url, json={"event": "document.added",
                                                                                   "node_id": contract}) as resp:
         unsigned = resp.status
     c.print(f"[bold]webhook[/]   an unsigned request is refused: HTTP {unsigned}")
-    await asyncio.sleep(2.0)  # let late duplicates arrive before counting
+    handled = await stage.until("every OpenText event through the status rules, every command they made done",
+                                lambda: _all_handled(stage, admin_url))
     return await _report(stage, contract, framework, signed=signed, approved=approved, seen_twice=both,
-                         unsigned=unsigned)
+                         unsigned=unsigned) | {"the worker had handled every OpenText event before the counting":
+                                               bool(handled)}
 
 
-async def _seen(stage: StatusStage, doc: int) -> bool:
-    return any(e["document"]["node_id"] == doc and not e["snapshot"] for e in stage.events())
+def _status_of(event: dict[str, Any]) -> str | None:
+    status = (event["document"]["attributes"].get("Document") or {}).get("Status")
+    return status if isinstance(status, str) else None
+
+
+async def _seen_by_both(stage: StatusStage, doc: int, *, status: str | None, process: int | None) -> bool:
+    """One observation (event id) of ``doc`` reported by both ingress paths: a document state with that
+    Status, or the finished workflow ``process``."""
+    paths: dict[str, set[str]] = {}
+    for event in stage.events():
+        if event["document"]["node_id"] != doc or event["snapshot"]:
+            continue
+        if process is not None:
+            match = event["kind"] == "workflow.finished" and (event.get("workflow") or {}).get("process_id") == process
+        else:
+            match = event["kind"] != "workflow.finished" and _status_of(event) == status
+        if match:
+            paths.setdefault(event["event_id"], set()).add(event["ingress"])
+    return any(found == {"poller", "webhook"} for found in paths.values())
+
+
+async def _all_handled(stage: StatusStage, admin_url: str) -> bool:
+    """Nothing is left to count: no hook is being delivered (the webhook answers once its events are
+    published and counted), the status flow has stepped every OpenText event the worker published
+    (one worker runs both ingress paths), and every command the status rules made has its outcome on
+    the status topic. The hooks are read first, so the metrics read after include their events."""
+    hooks = await _get(f"{admin_url}/hooks")
+    if any(d["pending"] for d in hooks["deliveries"]):
+        return False
+    metrics = await fetch_metrics(stage.worker_url)
+    published = metric(metrics, "xstream_ingress_events_total")
+    stepped = metric(metrics, "xstream_events_total", flow="opentext_status")
+    commands = metric(metrics, "xstream_status_rule_commands_total")
+    outcomes = sum(1 for s in stage.statuses() if s.get("rule") is not None)
+    return published > 0 and stepped >= published and outcomes >= commands
 
 
 async def _approval(stage: StatusStage) -> dict[str, Any] | None:
@@ -171,8 +230,7 @@ def _changes_by_ingress(stage: StatusStage, docs: set[int]) -> dict[tuple[int, s
 
 def _is_milestone(stage: StatusStage, event_id: str) -> bool:
     event = next(e for e in stage.events() if e["event_id"] == event_id)
-    status = (event["document"]["attributes"].get("Document") or {}).get("Status")
-    return event["kind"] == "workflow.finished" or status in ("Legal Review Done", "Signed")
+    return event["kind"] == "workflow.finished" or _status_of(event) in ("Legal Review Done", "Signed")
 
 
 async def _report(stage: StatusStage, contract: int, framework: int, *, signed: Any, approved: Any,

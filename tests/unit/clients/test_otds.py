@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from pydantic import SecretStr
 
 from tests.unit.clients.support import BytesSource, admin, otds_settings_for
 from xstream.clients.opentext import OpenTextClient
-from xstream.emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
+from xstream.emulators.opentext import OpenTextEmulatorConfig, OpenTextState, start_opentext_emulator
 from xstream.errors import AuthenticationFailed
 
 
@@ -35,11 +36,13 @@ async def test_invalidated_tokens_cause_one_new_token_for_all_callers(emulator) 
 
 
 async def test_a_token_that_expires_is_renewed() -> None:
-    emu = await start_opentext_emulator(OpenTextEmulatorConfig(otds_token_lifetime_s=1))
+    now = [time.time()]  # one clock for OTDS and the client, moved by the test: nothing waits
+    config = OpenTextEmulatorConfig(otds_token_lifetime_s=1)
+    emu = await start_opentext_emulator(config, OpenTextState.from_config(config, clock=lambda: now[0]))
     try:
-        async with OpenTextClient(otds_settings_for(emu)) as client:
+        async with OpenTextClient(otds_settings_for(emu), clock=lambda: now[0]) as client:
             await client.get_node(2000)
-            await asyncio.sleep(0.95)  # past 0.9 s: a tenth of the lifetime before expiry
+            now[0] += 0.95  # past 0.9 s (a tenth of the lifetime before expiry), before the expiry itself
             await client.get_node(2000)
         assert emu.state.calls["otds.token"] == 2
         assert emu.state.calls["nodes.get"] == 2  # renewed before the call, not after a 401

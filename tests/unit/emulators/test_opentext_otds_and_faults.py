@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support.wait import until
 from tests.unit.emulators.conftest import Api
 from xstream.emulators.opentext import (
     Faults,
@@ -104,7 +105,7 @@ async def test_hang_never_answers_until_the_client_times_out(api: Api, emulator:
 async def test_a_hanging_request_does_not_block_shutdown(http) -> None:
     emu = await start_opentext_emulator(OpenTextEmulatorConfig(faults=Faults(hang_rate=1.0)))
     request = asyncio.create_task(http.get(f"{emu.url}/api/v1/ping"))
-    await asyncio.sleep(0.2)
+    await until(lambda: emu.state.injected_faults == 1)  # the request is in the emulator, hanging
     assert not request.done()
     started = time.monotonic()
     await emu.stop()

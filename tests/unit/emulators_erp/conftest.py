@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -48,6 +49,28 @@ class Erp:
         reply = await self.call("POST", "/customers", {"name": "Acme", "region": "EMEA"} | fields)
         assert reply.status == 201, reply.body
         return dict(reply.body)
+
+
+class Hold:
+    """Keeps the first call of ``operation`` in flight (its Idempotency-Key claimed, its work not done)
+    until :meth:`release`: ``entered`` is set once it is held (the emulator's ``hold_work`` test hook)."""
+
+    def __init__(self, emu: RunningErpEmulator, operation: str) -> None:
+        self.entered = asyncio.Event()
+        self._released = asyncio.Event()
+
+        async def hold(called: str) -> None:
+            if called == operation and not self.entered.is_set():
+                self.entered.set()
+                await self._released.wait()
+
+        emu.state.hold_work = hold
+
+    async def held(self, timeout_s: float = 5.0) -> None:
+        await asyncio.wait_for(self.entered.wait(), timeout_s)
+
+    def release(self) -> None:
+        self._released.set()
 
 
 @pytest.fixture

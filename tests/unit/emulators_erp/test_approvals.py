@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.unit.emulators_erp.conftest import Erp
+from tests.unit.emulators_erp.conftest import Erp, Hold
 from xstream.emulators.erp import ErpEmulatorConfig, start_erp_emulator
 
 REFERENCE = {"system": "opentext", "document_id": 100123, "document_name": "Supply agreement.pdf",
@@ -163,12 +163,14 @@ async def test_same_key_other_body_is_422(erp: Erp) -> None:
 
 
 async def test_same_key_in_flight_is_409(erp: Erp) -> None:
-    await erp.admin("POST", "faults", {"latency_ms": [300, 300]})
+    hold = Hold(erp.emu, "approvals.create")
     first = asyncio.create_task(erp.call("POST", "/approvals", APPROVAL, key="apr-3"))
-    await asyncio.sleep(0.1)
+    await hold.held()  # the first create has claimed the key and is doing its work
     second = await erp.call("POST", "/approvals", APPROVAL, key="apr-3")
     assert (second.status, second.body["error"]["code"]) == (409, "idempotency_key_in_use")
     assert second.headers["Retry-After"] == "1"
+    assert not first.done()
+    hold.release()
     assert (await first).status == 201
     assert (await erp.admin("GET", "state"))["counts"]["approvals"] == 1
 

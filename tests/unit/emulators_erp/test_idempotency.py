@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from tests.unit.emulators_erp.conftest import Erp
+from tests.unit.emulators_erp.conftest import Erp, Hold
 from xstream.emulators.erp import ApiError, ErpEmulatorConfig, ErpState, start_erp_emulator
 from xstream.emulators.erp.idempotency import IdempotencyStore, StoredAnswer, fingerprint, parse_key
 
@@ -60,15 +60,16 @@ async def test_same_key_other_body_or_path_is_422(erp: Erp) -> None:
 async def test_concurrent_requests_with_one_key_get_one_409_and_make_one_change(erp: Erp) -> None:
     created = await erp.customer()
     before = (await erp.calls())["state_changing"]
-    await erp.admin("POST", "faults", {"latency_ms": [300, 300]})
+    hold = Hold(erp.emu, "records.patch")
     path = f"/customers/{created['id']}"
     first = asyncio.create_task(erp.call("PATCH", path, {"owner": "x"}, key="k-5"))
-    await asyncio.sleep(0.1)
+    await hold.held()  # the first patch has claimed the key and is doing its work
     second = await erp.call("PATCH", path, {"owner": "x"}, key="k-5")
     assert second.status == 409 and second.body["error"]["code"] == "idempotency_key_in_use"
     assert second.headers["Retry-After"] == "1"
+    assert not first.done()
+    hold.release()
     assert (await first).status == 200
-    await erp.admin("POST", "faults", {})
     third = await erp.call("PATCH", path, {"owner": "x"}, key="k-5")
     assert third.headers["Idempotent-Replayed"] == "true"
     assert (await erp.calls())["state_changing"] == before + 1

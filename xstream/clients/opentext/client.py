@@ -21,6 +21,8 @@ Passwords, client secrets, tickets and tokens are never logged.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from types import TracebackType
 
 import aiohttp
@@ -35,9 +37,11 @@ from xstream.settings import OpenTextSettings
 
 
 class OpenTextClient(DocumentsApi, WorkspacesApi, WorkflowsApi):
-    def __init__(self, settings: OpenTextSettings, *, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(self, settings: OpenTextSettings, *, session: aiohttp.ClientSession | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock`` (monotonic seconds) says when an OTDS token is due for renewal; tests drive it."""
         self._settings = settings
-        self._transport = Transport(settings, session=session)
+        self._transport = Transport(settings, session=session, clock=clock)
         self._types: list[WorkspaceType] | None = None
         self._types_lock = asyncio.Lock()
         self._key_maps: dict[int, CategoryKeyMap] = {}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -147,12 +148,35 @@ Body: TypeAlias = Mapping[str, str] | Multipart | None
 
 
 class Transport:
-    def __init__(self, settings: OpenTextSettings, *, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(self, settings: OpenTextSettings, *, session: aiohttp.ClientSession | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.base = str(settings.base_url).rstrip("/")
+<<<<<<< HEAD
         self.session = HttpSession(TARGET, limit=settings.max_connections, request_timeout_s=settings.request_timeout_s,
                                    connect_timeout_s=settings.connect_timeout_s, session=session)
         self.auth: Authenticator = _authenticator(settings, self.base, self.session.send)
+=======
+        self._session = session
+        self._owns_session = session is None
+        self.auth: Authenticator = (OtdsAuth(settings, self.send_raw, clock) if settings.uses_otds
+                                    else TicketAuth(settings, self.base, self.send_raw))
+        self.streaming_timeout = aiohttp.ClientTimeout(total=None, connect=settings.connect_timeout_s,
+                                                       sock_connect=settings.connect_timeout_s,
+                                                       sock_read=settings.request_timeout_s)
+        """Uploads and downloads may take longer than request_timeout_s in total; instead no single
+        read may wait longer than that (a hung server still fails in bounded time)."""
+
+    def http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            s = self.settings
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=s.max_connections),
+                timeout=aiohttp.ClientTimeout(total=s.request_timeout_s, connect=s.connect_timeout_s),
+                headers={"Accept": "application/json"},
+            )
+        return self._session
+>>>>>>> i10-sync
 
     async def close(self) -> None:
         await self.session.close()

@@ -5,7 +5,8 @@ One middleware does what every real call goes through, in order: count the call 
 inject configured errors or hangs (before any effect), check the credentials, then for POST/PATCH
 read the JSON body and apply the Idempotency-Key rules (:mod:`.idempotency`: replay with
 ``Idempotent-Replayed: true``, 422 for another body, 409 while in flight), spend the configured
-latency (the work takes time while the key is claimed), run the handler, turn
+latency (the work takes time while the key is claimed; tests can hold a call there with the hook
+``ErpState.hold_work``), run the handler, turn
 :class:`ApiError` into ``{"error": {"code", "message"}}`` and, last, maybe lose the answer of a
 successful mutating call (fault ``lost_answer_rate``): the change is in the change log and its
 answer stored under its Idempotency-Key, then the client sees a reset connection or no answer.
@@ -76,7 +77,7 @@ def _api_middleware(state: ErpState, config: ErpEmulatorConfig) -> Middleware:
             if operation not in PUBLIC_OPERATIONS:
                 state.auth.check(request.headers.get("Authorization"))
             if operation not in KEYED_OPERATIONS:
-                await _work(state)
+                await _work(state, operation)
                 response = await _run(handler, request, operation)
             else:
                 response = await _keyed(state, config, handler, request, operation)
@@ -107,7 +108,7 @@ async def _keyed(state: ErpState, config: ErpEmulatorConfig, handler: Handler, r
     if header is None:
         if config.require_idempotency_key:
             raise ApiError(400, "idempotency_key_required", "This call needs an Idempotency-Key header.")
-        await _work(state)
+        await _work(state, operation)
         return await _run(handler, request, operation)
     key = parse_key(header)
     claim = state.keys.claim(key, fingerprint(request.method, request.path, body))
@@ -122,7 +123,7 @@ async def _keyed(state: ErpState, config: ErpEmulatorConfig, handler: Handler, r
         return web.Response(body=claim.answer.body, status=claim.answer.status, content_type="application/json",
                             headers=claim.answer.headers | {REPLAYED_HEADER: "true"})
     try:
-        await _work(state)
+        await _work(state, operation)
         response = await _run(handler, request, operation)
     except BaseException:
         state.keys.release(key)
@@ -148,7 +149,10 @@ async def _run(handler: Handler, request: web.Request, operation: str) -> web.St
         return error_response(ApiError(500, "internal_error", "Internal server error in the emulator."))
 
 
-async def _work(state: ErpState) -> None:
+async def _work(state: ErpState, operation: str) -> None:
+    """The time the work takes: the test hook ``state.hold_work`` (if set), then the configured latency."""
+    if state.hold_work is not None:
+        await state.hold_work(operation)
     delay = state.faults.delay_s(state.rng)
     if delay:
         await asyncio.sleep(delay)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from xstream.emulators.erp.approvals import ApprovalStore
@@ -28,6 +28,11 @@ class ErpState:
         self.clock = clock
         self.wall = wall
         self.auth = Authenticator(self.config, clock)
+        self.hold_work: Callable[[str], Awaitable[None]] | None = None
+        """Test hook, None in normal use: awaited (with the operation's name) by every API call as it
+        does its work, after its Idempotency-Key was claimed and before the configured latency, so a
+        test can keep a call in flight for as long as it wants (e.g. to send a second request with the
+        same key meanwhile) instead of guessing with a latency and a sleep. Kept across :meth:`reset`."""
         self.reset()
 
     def reset(self) -> None:

@@ -113,8 +113,10 @@ class OpenTextState:
         self.reset(clear_content=False)
 
     @classmethod
-    def from_config(cls, config: OpenTextEmulatorConfig) -> OpenTextState:
-        return cls(config.users, config.ticket_lifetime_s, content_dir=config.content_dir,
+    def from_config(cls, config: OpenTextEmulatorConfig, *, clock: Callable[[], float] = time.time) -> OpenTextState:
+        """``clock`` (unix seconds) is the server's clock: modify, create and audit dates, ticket and
+        token expiry. Tests may drive it instead of waiting for a second to pass."""
+        return cls(config.users, config.ticket_lifetime_s, clock=clock, content_dir=config.content_dir,
                    otds_clients=config.otds_clients, otds_token_lifetime_s=config.otds_token_lifetime_s,
                    faults=config.faults)
 
