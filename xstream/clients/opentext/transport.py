@@ -152,31 +152,9 @@ class Transport:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.base = str(settings.base_url).rstrip("/")
-<<<<<<< HEAD
         self.session = HttpSession(TARGET, limit=settings.max_connections, request_timeout_s=settings.request_timeout_s,
                                    connect_timeout_s=settings.connect_timeout_s, session=session)
-        self.auth: Authenticator = _authenticator(settings, self.base, self.session.send)
-=======
-        self._session = session
-        self._owns_session = session is None
-        self.auth: Authenticator = (OtdsAuth(settings, self.send_raw, clock) if settings.uses_otds
-                                    else TicketAuth(settings, self.base, self.send_raw))
-        self.streaming_timeout = aiohttp.ClientTimeout(total=None, connect=settings.connect_timeout_s,
-                                                       sock_connect=settings.connect_timeout_s,
-                                                       sock_read=settings.request_timeout_s)
-        """Uploads and downloads may take longer than request_timeout_s in total; instead no single
-        read may wait longer than that (a hung server still fails in bounded time)."""
-
-    def http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            s = self.settings
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=s.max_connections),
-                timeout=aiohttp.ClientTimeout(total=s.request_timeout_s, connect=s.connect_timeout_s),
-                headers={"Accept": "application/json"},
-            )
-        return self._session
->>>>>>> i10-sync
+        self.auth: Authenticator = _authenticator(settings, self.base, self.session.send, clock)
 
     async def close(self) -> None:
         await self.session.close()
@@ -260,7 +238,8 @@ class Transport:
             response.release()
 
 
-def _authenticator(settings: OpenTextSettings, base: str, send: Sender) -> Authenticator:
+def _authenticator(settings: OpenTextSettings, base: str, send: Sender,
+                   clock: Callable[[], float] = time.monotonic) -> Authenticator:
     """A ticket login, or OTDS client credentials when ``settings.uses_otds``."""
     if not settings.uses_otds:
         return TicketAuth(TARGET, send, url=f"{base}/api/v1/auth", username=settings.username,
@@ -269,7 +248,7 @@ def _authenticator(settings: OpenTextSettings, base: str, send: Sender) -> Authe
     assert settings.otds_client_secret is not None
     return ClientCredentials(TARGET, send, token_url=str(settings.otds_url).rstrip("/") + "/otdsws/oauth2/token",
                              client_id=settings.otds_client_id, client_secret=settings.otds_client_secret,
-                             operation="otds.token")
+                             operation="otds.token", clock=clock)
 
 
 async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
