@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 
 from xstream.breaker import CircuitBreaker
-from xstream.errors import ConfigError
+from xstream.errors import BrokerUnreachable, ConfigError, XStreamError
 from xstream.flows import cdc_workspace, link_back, opentext_status
 from xstream.ingress.service import OpenTextIngress
 from xstream.kafka import make_consumer
@@ -40,7 +41,7 @@ from xstream.publisher import KafkaPublisher
 from xstream.retry import RetryPolicy
 from xstream.routing import Router
 from xstream.runner import RunnerTopics, SinkRunner
-from xstream.settings import Settings, revoke_budget
+from xstream.settings import ObservabilitySettings, Settings, revoke_budget
 from xstream.sinks.downstream import DownstreamSink
 from xstream.sinks.effects import EffectEntry, EffectLedger
 from xstream.sinks.ledger import Ledger, LedgerEntry
@@ -180,10 +181,14 @@ class ObservabilityComponent:
 class Worker:
     """Starts the components, runs them until a stop signal or the first failure, stops them all."""
 
-    def __init__(self, publisher: KafkaPublisher, components: list[Component], stop_budget_s: float) -> None:
+    def __init__(self, publisher: KafkaPublisher, components: list[Component], stop_budget_s: float,
+                 closers: list[Callable[[], Awaitable[None]]] | None = None) -> None:
         self.publisher = publisher
         self.components = components
         self._stop_budget_s = stop_budget_s
+        # Release the clients built before the start (the consumers), also those of components that never
+        # started: a start that fails leaves no unclosed client behind to be reported at exit.
+        self._closers = closers or []
         self._stop = asyncio.Event()
 
     def request_stop(self) -> None:
@@ -211,8 +216,8 @@ class Worker:
                 log.critical("a worker component stopped; stopping the worker so it is restarted",
                              extra={"component": tasks[task].name, "error": repr(error)}, exc_info=error)
             stopper.cancel()
-        except ConfigError:
-            raise
+        except (ConfigError, BrokerUnreachable):
+            raise  # what to fix is in the message: reported in one line by run_worker, without a traceback
         except Exception as exc:
             log.critical("the worker could not start", extra={"error": f"{type(exc).__name__}: {exc}"}, exc_info=exc)
             code = 1
@@ -238,6 +243,9 @@ class Worker:
                 await task
         with contextlib.suppress(Exception):
             await self.publisher.stop()
+        for close in self._closers:
+            with contextlib.suppress(Exception):
+                await close()
 
 
 def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None,
@@ -259,9 +267,13 @@ def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None,
     def partitions_of(name: str) -> Callable[[], Awaitable[int]]:
         return lambda: publisher.partitions(name)
 
+    closers: list[Callable[[], Awaitable[None]]] = []
+
     def loop(kind: str, name: str, topics: list[str], processor: Processor) -> PartitionedLoop:
         group = f"{worker.app_id}-{kind}-{name}"
-        return PartitionedLoop(name=f"{kind}:{name}", consumer=make_consumer(kafka, group), topics=topics,
+        consumer = make_consumer(kafka, group)
+        closers.append(consumer.stop)  # idempotent: a loop that ran has stopped it already
+        return PartitionedLoop(name=f"{kind}:{name}", consumer=consumer, topics=topics,
                                processor=processor, group=group, metrics=metrics, health=health,
                                settings=loop_settings)
 
@@ -326,16 +338,35 @@ def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None,
         components.append(IngressComponent(lambda: OpenTextIngress(
             settings, catalog, status_rules, metrics, health, clock, publisher=publisher,
             dead_letters=dead_letters, reader=reader)))
-    return Worker(publisher, components, stop_budget_s=revoke_budget(settings) + 5.0)
+    return Worker(publisher, components, stop_budget_s=revoke_budget(settings) + 5.0, closers=closers)
 
 
 def run_worker(settings: Settings) -> int:
+    """Run a worker until it stops; the exit code: 2 for a configuration it refuses (rules, targets),
+    1 for a broker it cannot reach or a component that failed."""
     configure_logging(settings.observability)
     url = settings.opentext.base_url
     log.info("worker starting", extra={"bootstrap": settings.kafka.bootstrap, "flavour": settings.kafka.flavour.value,
                                        "opentext": f"{url.scheme}://{url.host}:{url.port}{url.path or ''}",
                                        "app_id": settings.worker.app_id})
-    return asyncio.run(serve(settings))
+    try:
+        return asyncio.run(serve(settings))
+    except ConfigError as exc:
+        return start_failed(exc, settings.observability, code=2)
+    except BrokerUnreachable as exc:
+        return start_failed(exc, settings.observability, code=1)
+
+
+def start_failed(error: XStreamError, observability: ObservabilitySettings, *, code: int) -> int:
+    """Report a fatal error at start as the worker reports everything else: with JSON logs (the default)
+    one JSON line (level CRITICAL, msg, error), which a log pipeline parses like every other line and
+    alerts on; with console logs the plain message. No traceback: the message says what to fix.
+    Logging must be configured (``configure_logging``). Returns ``code``, the process's exit code."""
+    if observability.log_format == "json":
+        log.critical("the worker could not start", extra={"error": str(error), "exit_code": code})
+    else:
+        print(f"xstream: {error}", file=sys.stderr)
+    return code
 
 
 async def serve(settings: Settings) -> int:

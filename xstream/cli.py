@@ -1,7 +1,8 @@
 """``xstream``: demo, worker, topics, emulators, mapping and status-rule dry-runs.
 
-Exit codes: 0 success, 1 the command ran and found a problem (stale schema, failed demo check),
-2 bad usage or invalid configuration (the message names what to fix).
+Exit codes: 0 success, 1 the command ran and found a problem (stale schema, failed demo check; a
+worker that reaches no Kafka broker or whose component failed), 2 bad usage or invalid configuration
+(the message names what to fix).
 """
 
 from __future__ import annotations
@@ -21,9 +22,15 @@ T = TypeVar("T")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xstream", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"xstream {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run broker, emulator and worker locally and show flow F1 end to end")
+    demo = sub.add_parser(
+        "demo", help="run broker, emulators and a worker locally and show flows F1, F4, F3 and F6 end to end",
+        description="The local end-to-end demo: an embedded broker, the OpenText, ERP/CRM and chat emulators and "
+                    "a real worker. Flows F1 + F4 (source records -> workspaces, links written back), then F3 + F6 "
+                    "(contract status changes and a finished workflow in OpenText -> approvals, record updates, "
+                    "chat messages). Exits 0 only when every check holds.")
     demo.add_argument("--keep-running", action="store_true", help="leave everything up and print the URLs")
     demo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for processing")
 
@@ -109,12 +116,23 @@ def _parser() -> argparse.ArgumentParser:
     msub = mapping.add_subparsers(dest="mapping_command", required=True)
     dry = msub.add_parser("dry-run", help="print the command and the exact OpenText requests an event produces (no I/O)")
     dry.add_argument("--rules", type=Path, default=None, help="rules YAML file or directory (default: shipped samples)")
-    dry.add_argument("--event", type=Path, required=True, help="file holding the record value (Debezium JSON)")
+    dry.add_argument("--event", type=Path, required=True,
+                     help="file holding the record value (Debezium JSON); an empty file is a null value (tombstone)")
     dry.add_argument("--key", type=Path, default=None, help="file holding the record key (JSON)")
     dry.add_argument("--topic", default=None, help="source topic (default: the rules' only topic)")
     dry.add_argument("--catalog", type=Path, default=None,
                      help="OpenText ids (YAML) for the requests; default: the emulator's seed catalog")
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml), the one place it is written."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("xstream")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,10 +154,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return asyncio.run(run_demo(keep_running=args.keep_running, timeout_s=args.timeout))
     if args.command == "worker":
-        from xstream.app import run_worker
-        from xstream.settings import load_settings
-
-        return run_worker(load_settings())
+        return _worker()
     if args.command == "topics":
         return _topics(args)
     if args.command == "emulate":
@@ -149,6 +164,22 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "rules":
         return _status_dry_run(args)
     raise AssertionError(args.command)
+
+
+def _worker() -> int:
+    """Invalid settings are reported like every other fatal error at start: in the worker's log format
+    (read on its own, leniently), exit code 2."""
+    from xstream.app import run_worker, start_failed
+    from xstream.observability import configure_logging
+    from xstream.settings import load_settings, observability_at_start
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        observability = observability_at_start()
+        configure_logging(observability)
+        return start_failed(exc, observability, code=2)
+    return run_worker(settings)
 
 
 def _sigterm_as_interrupt() -> None:
@@ -251,7 +282,7 @@ def _emulate_erp(args: argparse.Namespace) -> int:
 
 def _dry_run(args: argparse.Namespace) -> int:
     from xstream.transform.catalog import load_catalog
-    from xstream.transform.dry_run import explain
+    from xstream.transform.dry_run import explain, value_of_file
     from xstream.transform.rule_files import RULES_DIR, load_rule_files
 
     rules = load_rule_files([args.rules or RULES_DIR])
@@ -259,7 +290,8 @@ def _dry_run(args: argparse.Namespace) -> int:
     if topic is None:
         raise ConfigError(f"several topics in the rules ({', '.join(rules.topics)}): pass --topic")
     key = args.key.read_bytes() if args.key else None
-    result = explain(rules, topic, key, args.event.read_bytes(), load_catalog(args.catalog) if args.catalog else None)
+    value = value_of_file(args.event.read_bytes())
+    result = explain(rules, topic, key, value, load_catalog(args.catalog) if args.catalog else None)
     print(result.text, end="")
     return 0 if result.ok else 1
 

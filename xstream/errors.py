@@ -6,6 +6,7 @@ translated where they are caught (the HTTP boundary, the codec) and chained with
 
     XStreamError                      retriable?
     ├── ConfigError                   no   bad settings / rules, reported at start
+    ├── BrokerUnreachable             no   no Kafka broker answered at start: the worker stops
     ├── DecodeError                   no   a record that cannot become a model -> dead letter
     │   ├── KeyDecodeError
     │   └── ValueDecodeError
@@ -54,6 +55,11 @@ class XStreamError(Exception):
 
 class ConfigError(XStreamError):
     """Settings, rules or topic specs that cannot work; raised before any record is read."""
+
+
+class BrokerUnreachable(XStreamError):
+    """No broker of the bootstrap list could be reached (or none answered as Kafka) when the worker
+    started: it stops with one line naming the brokers and why, and its supervisor starts it again."""
 
 
 class DecodeError(XStreamError):

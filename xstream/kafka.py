@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import socket
 from dataclasses import dataclass
-from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.conn import collect_hosts
 from aiokafka.errors import TopicAlreadyExistsError, for_code
-from pydantic import BaseModel
 
-from xstream.errors import ConfigError
+from xstream.errors import BrokerUnreachable, ConfigError
 from xstream.settings import KafkaSettings
 from xstream.topics import TopicSpec
-
-M = TypeVar("M", bound=BaseModel)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,41 @@ def make_producer(kafka: KafkaSettings, client_suffix: str) -> AIOKafkaProducer:
 
 
 MAX_POLL_INTERVAL_MS = 300_000
+
+
+async def reach_brokers(bootstrap: str, timeout_s: float) -> None:
+    """Open a TCP connection to every bootstrap broker at once; when none connects within ``timeout_s``,
+    raise BrokerUnreachable naming each broker and why (refused, name not found, no answer).
+
+    aiokafka alone logs an error per broker and fails with a traceback, or, for an address that drops
+    packets, only after its 40 s request timeout; this says in one line which brokers and why.
+    """
+    try:
+        hosts = [(host, port) for host, port, _ in collect_hosts(bootstrap, randomize=False)]
+    except ValueError as exc:
+        raise ConfigError(f"XSTREAM_KAFKA__BOOTSTRAP {bootstrap!r}: not a list of HOST:PORT ({exc})") from exc
+    reasons = await asyncio.gather(*(_reach(host, port, timeout_s) for host, port in hosts))
+    if hosts and all(reason is not None for reason in reasons):
+        detail = "; ".join(f"{host}:{port} {reason}" for (host, port), reason in zip(hosts, reasons, strict=True))
+        raise BrokerUnreachable(f"no Kafka broker could be reached (XSTREAM_KAFKA__BOOTSTRAP={bootstrap}): {detail}")
+
+
+async def _reach(host: str, port: int, timeout_s: float) -> str | None:
+    """None when a TCP connection to the broker opens within the timeout, else why not."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    except TimeoutError:
+        return f"did not answer within {timeout_s:g} s"
+    except socket.gaierror:
+        return "is not a known host name"
+    except ConnectionRefusedError:
+        return "refused the connection"
+    except OSError as exc:
+        return f"could not be reached ({exc.strerror or type(exc).__name__})"
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return None
 
 
 def make_consumer(kafka: KafkaSettings, group_id: str) -> AIOKafkaConsumer:

@@ -10,14 +10,15 @@ record (its limit may be lower) surfaces the same way from the delivery.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 
-from xstream.errors import XStreamError
-from xstream.kafka import make_producer
+from xstream.errors import BrokerUnreachable, XStreamError
+from xstream.kafka import make_producer, reach_brokers
 from xstream.model.commands import ORIGIN
 from xstream.ports import Header
 from xstream.settings import KafkaSettings
@@ -41,12 +42,28 @@ class KafkaPublisher:
     def __init__(self, kafka: KafkaSettings, client_suffix: str = "publisher",
                  producer: AIOKafkaProducer | None = None) -> None:
         self._producer = producer or make_producer(kafka, client_suffix)
+        self._bootstrap = kafka.bootstrap
+        self._timeout_s = kafka.connect_timeout_s
         self._started = False
 
     async def start(self) -> None:
-        if not self._started:
-            await self._producer.start()
-            self._started = True
+        """Reach the brokers, then start the producer, each within ``kafka.connect_timeout_s``: the first
+        contact of a worker with Kafka, so an unreachable broker stops it here with BrokerUnreachable."""
+        if self._started:
+            return
+        try:
+            await reach_brokers(self._bootstrap, self._timeout_s)
+            await asyncio.wait_for(self._producer.start(), self._timeout_s)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()  # never started or half started: release its client
+            if not isinstance(exc, KafkaError | OSError | TimeoutError):
+                raise
+            why = (f"did not answer as Kafka within {self._timeout_s:g} s" if isinstance(exc, TimeoutError)
+                   else f"{type(exc).__name__}: {exc}")
+            raise BrokerUnreachable(f"the Kafka broker(s) at XSTREAM_KAFKA__BOOTSTRAP={self._bootstrap} "
+                                    f"accepted a connection but the producer could not start: {why}") from exc
+        self._started = True
 
     async def stop(self) -> None:
         if self._started:

@@ -11,11 +11,17 @@ batches break log-end offsets and so table recovery). Apache Kafka gets producti
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_origin
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+from dotenv import dotenv_values
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -30,6 +36,9 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+PREFIX = "XSTREAM_"
+DOTENV = ".env"
+"""The .env file pydantic-settings reads, in the working directory."""
 
 
 class BrokerFlavour(StrEnum):
@@ -97,6 +106,11 @@ class KafkaSettings(BaseModel):
     """Prepended to every topic name (catalog and rules), e.g. "staging." to share a cluster."""
     topic_partitions: Annotated[int, Field(ge=1)] = 4
     replication_factor: Annotated[int, Field(ge=1)] = 1
+    connect_timeout_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    """How long the worker tries to reach the brokers at start (a TCP connection, then the producer's
+    first metadata answer, each bounded by this) before it stops with one line naming them: a broker
+    that is down, misspelt or firewalled is reported in seconds, not after aiokafka's 40 s request
+    timeout with a traceback."""
 
     @property
     def profile(self) -> ClientProfile:
@@ -272,7 +286,16 @@ class WorkerSettings(BaseModel):
     revoke_budget_s: Annotated[float, Field(gt=0, le=120)] | None = None
     """On a rebalance or a stop, how long calls in flight may take to finish before they are abandoned
     (and re-read by the next owner, whose idempotency keys make the repeat harmless); queued records
-    are left to the next owner at once. Default from the broker flavour (Tansu 1.5 s, Kafka 10 s)."""
+    are left to the next owner at once. Default from the broker flavour (Tansu 1 s, Kafka 10 s)."""
+
+    @field_validator("rules_file", "status_rules_file")
+    @classmethod
+    def _exists(cls, path: Path | None) -> Path | None:
+        """Checked on the field (not in a check of the whole tree) so that the error names its variable,
+        XSTREAM_WORKER__RULES_FILE or XSTREAM_WORKER__STATUS_RULES_FILE."""
+        if path is not None and not path.exists():
+            raise ValueError(f"{path} does not exist (give a rules YAML file or a directory of them)")
+        return path
 
 
 class WebhookSettings(BaseModel):
@@ -340,10 +363,10 @@ class PollerSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="XSTREAM_",
+        env_prefix=PREFIX,
         env_nested_delimiter="__",
-        env_file=".env",
-        extra="ignore",
+        env_file=DOTENV,
+        extra="ignore",  # .env may hold other tools' variables; unknown XSTREAM_* ones: unknown_variables
         frozen=True,
     )
 
@@ -360,20 +383,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         if self.retry.deadline_s > 240:
-            raise ValueError("retry.deadline_s must stay under 240 s: a batch may not hold the consumer past "
-                             "its 300 s poll interval")
+            raise ValueError("XSTREAM_RETRY__DEADLINE_S must stay under 240 s: a batch may not hold the consumer "
+                             "past its 300 s poll interval")
         budget, profile = self.worker.revoke_budget_s, self.kafka.profile
         window = (profile.session_timeout_ms / 2 if self.kafka.flavour is BrokerFlavour.TANSU
                   else profile.rebalance_timeout_ms) / 1000
         if budget is not None and budget >= window:
-            raise ValueError(f"worker.revoke_budget_s {budget} must stay under {window:g} s, the time the group "
-                             "waits for members to rejoin a rebalance")
+            raise ValueError(f"XSTREAM_WORKER__REVOKE_BUDGET_S {budget} must stay under {window:g} s, the time "
+                             f"the group waits for members to rejoin a rebalance ({self.kafka.flavour.value})")
         if self.retry.base_delay_s > self.retry.max_delay_s:
-            raise ValueError("retry.base_delay_s must not exceed retry.max_delay_s")
-        for name in ("rules_file", "status_rules_file"):
-            path = getattr(self.worker, name)
-            if path is not None and not path.exists():
-                raise ValueError(f"worker.{name} {path} does not exist")
+            raise ValueError("XSTREAM_RETRY__BASE_DELAY_S must not exceed XSTREAM_RETRY__MAX_DELAY_S")
         return self
 
 
@@ -383,16 +402,26 @@ def revoke_budget(settings: Settings) -> float:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read and validate settings; a failure becomes a ConfigError that names each bad field."""
-    from pydantic import ValidationError
+    """Read and validate settings; a failure becomes a ConfigError that names each bad variable.
 
+    Variables under the prefix that no setting reads are refused first (:func:`unknown_variables`).
+    """
     from xstream.errors import ConfigError
 
+    unknown = unknown_variables(os.environ) + unknown_variables(_dotenv(), where=f" in {DOTENV}")
+    if unknown:
+        raise ConfigError("; ".join(unknown))
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = dict.fromkeys(f"  {variable_of(e['loc'])}: {e['msg']}" for e in exc.errors())
+        lines = dict.fromkeys(f"  {_problem(e['loc'], e['msg'])}" for e in exc.errors())
         raise ConfigError("invalid settings:\n" + "\n".join(lines)) from exc
+
+
+def _problem(loc: tuple[int | str, ...], msg: str) -> str:
+    """``VARIABLE: message``; a check of the whole tree names its variables in the message itself."""
+    variable, msg = variable_of(loc), msg.removeprefix("Value error, ")
+    return f"{variable}: {msg}" if variable != PREFIX else msg
 
 
 def variable_of(loc: tuple[int | str, ...]) -> str:
@@ -409,4 +438,97 @@ def variable_of(loc: tuple[int | str, ...]) -> str:
             node = node.model_fields[str(part)].annotation
         else:
             break
-    return "XSTREAM_" + "__".join(parts).upper()
+    return PREFIX + "__".join(parts).upper()
+
+
+NOT_SETTINGS = re.compile(r"^XSTREAM_(TEST_|CHAOS_|FUZZ_SCALE$|UPDATE_GOLDEN$|OPENAPI_DIR$"
+                          r"|SERVICE_HOST$|SERVICE_PORT($|_)|PORT($|_))", re.IGNORECASE)
+"""``XSTREAM_*`` variables that are not settings and never reach them: the test harness's and tools'
+own (``XSTREAM_TEST_BOOTSTRAP``, ``_FLAVOUR``, ``_KAFKA``; ``XSTREAM_CHAOS_*``, ``XSTREAM_FUZZ_SCALE``,
+``XSTREAM_UPDATE_GOLDEN``, ``XSTREAM_OPENAPI_DIR``), which worker processes started by the tests and the
+demo inherit, and the service links Kubernetes injects for a Service named ``xstream``
+(``XSTREAM_SERVICE_HOST``, ``XSTREAM_SERVICE_PORT*``, ``XSTREAM_PORT*``)."""
+
+
+def unknown_variables(environ: Mapping[str, str | None], *, where: str = "") -> list[str]:
+    """Every ``XSTREAM_*`` variable no setting reads, each with the likely intended name where one is close.
+
+    Refused, not warned about: a mistyped name is silently ignored by pydantic, so the setting keeps its
+    default (a broker on 127.0.0.1, no webhook secret, the sample rules) and a production worker would
+    run with a configuration nobody wrote. A warning scrolls past; a worker that stops names the typo.
+    Free parts are free: target names (``XSTREAM_TARGETS__<NAME>__...``) and channel names
+    (``..._CHANNELS__<CHANNEL>``); the fields below a target are not. :data:`NOT_SETTINGS` are left alone.
+    """
+    found = []
+    for name in sorted(environ):
+        if not name.upper().startswith(PREFIX) or NOT_SETTINGS.match(name):
+            continue
+        parts = name[len(PREFIX):].lower().split("__")
+        if not _reads(parts):
+            close = difflib.get_close_matches(name.upper(), _variables(parts), n=1, cutoff=0.85)
+            found.append(f"unknown setting {name}{where}" + (f" (did you mean {close[0]}?)" if close else ""))
+    return found
+
+
+def _reads(parts: list[str]) -> bool:
+    """Whether a setting reads the variable of these parts (the name after the prefix, split at ``__``):
+    each part a field of the model it is in, or any name of a dict (targets, channels)."""
+    node: Any = Settings
+    for part in parts:
+        node = _optional_of(node)
+        if get_origin(node) is dict and part:
+            node = get_args(node)[1]
+        elif isinstance(node, type) and issubclass(node, BaseModel) and part in node.model_fields:
+            node = node.model_fields[part].annotation
+        else:
+            return False
+    return True
+
+
+def _variables(given: list[str], node: Any = Settings, depth: int = 0, field: str = "") -> list[str]:
+    """Every field's variable, the free names (targets, channels) taken from ``given`` where it has a
+    part at that depth: the candidates a mistyped name is compared with."""
+    node = _optional_of(node)
+    if get_origin(node) is dict:
+        free = given[depth] if depth < len(given) and given[depth] else "<channel>" if field == "channels" else "<name>"
+        names = [(free, get_args(node)[1])]
+    elif isinstance(node, type) and issubclass(node, BaseModel):
+        names = [(name, info.annotation) for name, info in node.model_fields.items()]
+    else:
+        return []
+    found = []
+    for name, inner in names:
+        variable = f"{PREFIX if depth == 0 else ''}{name.upper()}"
+        below = [f"{variable}__{rest}" for rest in _variables(given, inner, depth + 1, name)]
+        found += below or [variable]  # what one sets: the fields, not the sections (JSON) they are in
+    return found
+
+
+def _optional_of(node: Any) -> Any:
+    """``X | None`` -> ``X``, so that an optional section or dict is walked like a required one."""
+    if get_origin(node) in (Union, UnionType):
+        members = [a for a in get_args(node) if a is not type(None)]
+        return members[0] if len(members) == 1 else node
+    return node
+
+
+def _dotenv() -> dict[str, str | None]:
+    """The variables of the ``.env`` file, if there is one."""
+    return dotenv_values(DOTENV) if Path(DOTENV).is_file() else {}
+
+
+class _LogFormatOnly(BaseSettings):
+    """Only the observability settings, read leniently: how to report a failure of the whole tree."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_nested_delimiter="__", env_file=DOTENV, extra="ignore")
+
+    observability: ObservabilitySettings = ObservabilitySettings()
+
+
+def observability_at_start() -> ObservabilitySettings:
+    """The log settings when the settings as a whole are invalid: a start-up failure is logged in the
+    worker's format (one JSON line by default), so a log pipeline reads it like every other line."""
+    try:
+        return _LogFormatOnly().observability
+    except ValidationError:
+        return ObservabilitySettings()

@@ -91,3 +91,14 @@ def test_a_wrong_typed_row_is_dead_lettered_as_wrong_type() -> None:
     outcome = run(None, orjson.dumps({"op": "c", "after": owner, "source": {"table": "customers"}}))
     assert isinstance(outcome, Reject) and outcome.reason is DeadLetterReason.WRONG_TYPE
     assert "Customer.Owner (field 'owner'): expected user" in outcome.detail
+
+
+def test_an_oracle_table_name_in_upper_case_matches_the_lower_case_rule() -> None:
+    """Debezium's Oracle connector reports unquoted names as Oracle stores them: CUSTOMERS."""
+    row = scenario.build().customers["0000100000"]
+    source = {"connector": "oracle", "schema": "ERP", "table": "CUSTOMERS", "scn": "9911", "commit_scn": "9912"}
+    outcome = run(None, orjson.dumps({"op": "c", "after": row, "source": source}))
+    assert isinstance(outcome, Emit) and outcome.command.kind == "ensure_workspace"
+    assert outcome.event.entity == "CUSTOMERS"  # kept as reported: part of the idempotency key and causation
+    flattened = run(None, orjson.dumps({**row, "__op": "c", "__table": "Customers"}))
+    assert isinstance(flattened, Emit)

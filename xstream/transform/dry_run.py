@@ -38,6 +38,13 @@ class DryRun:
     """False when the record would be dead-lettered or its request cannot be built."""
 
 
+def value_of_file(content: bytes) -> bytes | None:
+    """An event file's content as the record value. A file cannot hold Kafka's null value, so an empty
+    file (or one of blanks only: ``echo > f``) stands for it: the tombstone Debezium sends after a
+    delete, shown as the worker treats it, never as malformed JSON."""
+    return content if content.strip() else None
+
+
 def dry_run(rules: RuleSet, topic: str, key: bytes | None, value: bytes | None,
             opentext: OpenTextCatalog | None = None) -> str:
     """Human-readable: the record's outcome, the command and the exact OpenText request(s)."""
@@ -56,6 +63,11 @@ def explain(rules: RuleSet, topic: str, key: bytes | None, value: bytes | None,
         if outcome.reason is DeadLetterReason.WRONG_TYPE:
             out.append(WRONG_TYPE_HINT)
         return DryRun(_text(out), ok=False)
+    if isinstance(outcome, Skip) and outcome.tombstone is not None:
+        out += [f"no command: tombstone (a null value, key {_json(outcome.tombstone.key)}): what Debezium sends "
+                "after a delete so that compaction can drop the key; the worker counts it "
+                "(xstream_tombstones_total), it is not a dead letter"]
+        return DryRun(_text(out), ok=True)
     if isinstance(outcome, Skip):
         out.append(f"no command: {outcome.why}")
         return DryRun(_text(out), ok=True)

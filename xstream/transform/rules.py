@@ -229,12 +229,24 @@ class EchoSpec(_Strict):
     origin_value: str = Field(default="xstream", min_length=1)
 
 
+def same_entity(a: str, b: str) -> bool:
+    """Entity (table) names compare ignoring case: Debezium reports them as the database does, and
+    Oracle and Db2 fold unquoted names to upper case (``CUSTOMERS``) where Postgres folds to lower case,
+    so one rule for ``customers`` serves both. Two rules whose entities differ only in case would be
+    ambiguous and are refused at load time."""
+    return a.casefold() == b.casefold()
+
+
 class SourceMatch(_Strict):
     system: str = Field(min_length=1)
     """Logical source system ("erp", "crm"): part of every idempotency key and causation."""
     topics: list[str] = Field(min_length=1)
     entity: str | None = None
-    """Match only events of this table/entity when a topic carries several."""
+    """Match only events of this table/entity when a topic carries several; compared ignoring case
+    (:func:`same_entity`)."""
+
+    def matches_entity(self, entity: str) -> bool:
+        return self.entity is None or same_entity(self.entity, entity)
 
 
 class BusinessObjectSpec(_Strict):
@@ -358,7 +370,7 @@ class RuleSet(RuleFile):
 
     def match(self, topic: str, entity: str) -> Rule | None:
         for rule in self.rules:
-            if topic in rule.source.topics and rule.source.entity in (None, entity):
+            if topic in rule.source.topics and rule.source.matches_entity(entity):
                 return rule
         return None
 
@@ -366,7 +378,7 @@ class RuleSet(RuleFile):
                       bo_type: str) -> Rule | None:
         """The rule that made a command (from its causation and business object), for status-driven flows."""
         for rule in self.rules:
-            if (rule.source.system == source_system and rule.source.entity in (None, entity)
+            if (rule.source.system == source_system and rule.source.matches_entity(entity)
                     and rule.business_object.ext_system_id == ext_system_id
                     and rule.business_object.bo_type == bo_type
                     and any(topic.endswith(t) for t in rule.source.topics)):
@@ -383,12 +395,17 @@ def _conflicts(rules: Sequence[tuple[Rule, str]]) -> list[tuple[int, str]]:
                 problems.append((i, f"rule names must be unique: {rule.name} is also defined at {earlier_where}"))
                 break
             shared = sorted(set(rule.source.topics) & set(earlier.source.topics))
-            if shared and (rule.source.entity is None or earlier.source.entity is None
-                           or rule.source.entity == earlier.source.entity):
+            if shared and (rule.source.entity is None or earlier.source.matches_entity(rule.source.entity)):
                 problems.append((i, f"rule {rule.name} and rule {earlier.name} ({earlier_where}) both match topic "
-                                    f"{shared[0]!r} entity {rule.source.entity or earlier.source.entity or '*'!r}"))
+                                    f"{shared[0]!r} {_entities(rule.source.entity, earlier.source.entity)}"))
                 break
     return problems
+
+
+def _entities(entity: str | None, earlier: str | None) -> str:
+    if entity is not None and earlier is not None and entity != earlier:
+        return f"entity {entity!r} and entity {earlier!r} (entity names compare ignoring case)"
+    return f"entity {entity or earlier or '*'!r}"
 
 
 def parse_rules(text: str, source_name: str) -> RuleSet:
@@ -440,16 +457,20 @@ def validate_yaml_sources(sources: Sequence[tuple[str, str]],
 
 
 def line_of(node: yaml.Node | None, loc: list[Any]) -> int:
-    """1-based line of the deepest YAML node on the error's path (the parent when the key is missing)."""
+    """1-based line of the deepest YAML node on the error's path (the parent when the key is missing).
+
+    A mapping entry is located by its *key*: the value of ``extra:`` may start on the next line (a
+    block mapping or list), and an unknown or wrong field is fixed where its name is written.
+    """
     line = node.start_mark.line + 1 if node is not None else 1
     for part in loc:
+        at: yaml.Node | None = None  # where the entry is written: a mapping's key, a list's item
+        child: yaml.Node | None = None
         if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == str(part)), None)
+            at, child = next(((k, v) for k, v in node.value if k.value == str(part)), (None, None))
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-        else:
-            child = None
-        if child is None:
+            at = child = node.value[part]
+        if at is None or child is None:
             break
-        node, line = child, child.start_mark.line + 1
+        node, line = child, at.start_mark.line + 1
     return line

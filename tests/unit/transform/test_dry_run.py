@@ -128,3 +128,20 @@ rules:
         Amount: {field: amount, type: decimal}
         Tags: {field: tags, multi_value: true, max_length: 5}
 """
+
+
+def test_an_empty_event_file_is_a_tombstone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file cannot hold Kafka's null value: an empty one (or blanks only) stands for it."""
+    from xstream.cli import main
+    from xstream.transform.dry_run import value_of_file
+
+    assert value_of_file(b"") is None and value_of_file(b" \n") is None
+    assert value_of_file(b'{"op": "c"}') == b'{"op": "c"}'
+    event, key = tmp_path / "empty.json", tmp_path / "key.json"
+    event.write_bytes(b"")
+    key.write_bytes(b'{"customer_id": "0000100042"}')
+    code = main(["mapping", "dry-run", "--event", str(event), "--key", str(key), "--topic", "erp.cdc.customers"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert 'no command: tombstone (a null value, key {"customer_id":"0000100042"})' in out
+    assert "malformed_json" not in out and "dead letter (" not in out

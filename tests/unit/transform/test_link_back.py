@@ -80,3 +80,11 @@ def test_prefixed_topics_and_other_rules_match() -> None:
 )
 def test_no_link_back(event: StatusEvent) -> None:
     assert link_back_command(RULES, event) is None
+
+
+def test_a_causation_with_an_upper_case_entity_finds_its_rule() -> None:
+    """The causation carries the entity as the connector reported it (Oracle: CUSTOMERS)."""
+    upper, lower = link_back_command(RULES, status(entity="CUSTOMERS")), link_back_command(RULES, status())
+    assert upper is not None and lower is not None
+    assert (upper.target, upper.entity, upper.record_id, upper.idempotency_key) == \
+        (lower.target, lower.entity, lower.record_id, lower.idempotency_key)

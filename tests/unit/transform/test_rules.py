@@ -118,19 +118,19 @@ def test_every_new_field_parses() -> None:
         ("- not: {field: account_group, equals: CPD}", "- not: {field: account_group, not_null: maybe}",
          "r.yaml:8: rules.0.when.all.1.not.not_null: Input should be a valid boolean"),
         ("      all:\n", "      any: [{field: a, equals: 1}]\n      all:\n",
-         "r.yaml:6: rules.0.when: Value error, a condition is one of all, any, not, or a field test"),
+         "r.yaml:5: rules.0.when: Value error, a condition is one of all, any, not, or a field test"),
         ('parent_path: "Key Accounts/{region}"', 'parent_path: "/Key Accounts"',
          "r.yaml:12: rules.0.workspace.parent_path: Value error, a folder path"),
         ('parent_path: "Key Accounts/{region}"', 'parent_path: "A"\n      parent_id: 5',
-         "r.yaml:11: rules.0.workspace: Value error, give parent_id or parent_path, not both"),
+         "r.yaml:10: rules.0.workspace: Value error, give parent_id or parent_path, not both"),
         ("set: {Customer: {Status: deleted}}", "set: {Customer: {}}",
-         "r.yaml:18: rules.0.on_delete: Value error, on_delete.set: category 'Customer' sets no attribute"),
+         "r.yaml:17: rules.0.on_delete: Value error, on_delete.set: category 'Customer' sets no attribute"),
         ("    on_delete:\n      set: {Customer: {Status: deleted}}", "    on_delete: delete",
          "r.yaml:17: rules.0.on_delete: Value error, on_delete is either 'ignore' or {set:"),
         ("set: {Customer: {Status: deleted}}", "remove: true",
          "r.yaml:18: rules.0.on_delete.remove: Extra inputs are not permitted"),
         ("      target: erp\n", "",
-         "r.yaml:20: rules.0.link_back.target: Field required"),
+         "r.yaml:19: rules.0.link_back.target: Field required"),
         ('record_id: "{bo_id}"', 'record_id: "{customer_id}"',
          "r.yaml:22: rules.0.link_back.record_id: Value error, unknown placeholder {customer_id}"),
         ('workspace_id: "{workspace_id}"}', 'workspace_id: "{node}"}',
@@ -259,3 +259,48 @@ def _reference(cond: dict, row: dict) -> bool:
 @given(cond=_conditions, row=st.dictionaries(st.sampled_from(["x", "y"]), _leaf_values))
 def test_conditions_agree_with_a_reference_evaluator(cond: dict, row: dict) -> None:
     assert Condition.model_validate(cond).holds(row) is _reference(cond, row)
+
+
+def test_entity_names_match_ignoring_case() -> None:
+    """Oracle and Db2 report unquoted table names in upper case, Postgres in lower case: one rule serves both."""
+    rules = parse_rules(VALID.replace("topics: [crm.cdc.accounts]}", "topics: [crm.cdc.accounts], entity: accounts}"),
+                        "r.yaml")
+    assert rules.match("crm.cdc.accounts", "ACCOUNTS") is rules.rules[0]
+    assert rules.match("crm.cdc.accounts", "Accounts") is rules.rules[0]
+    assert rules.match("crm.cdc.accounts", "CONTACTS") is None
+    assert rules.for_causation("crm", "ACCOUNTS", "crm.cdc.accounts", "SF", "Account") is rules.rules[0]
+
+
+def test_two_rules_whose_entities_differ_only_in_case_are_refused() -> None:
+    lower = VALID.replace("topics: [crm.cdc.accounts]}", "topics: [crm.cdc.accounts], entity: accounts}")
+    upper = lower.replace("entity: accounts", "entity: ACCOUNTS").replace("name: crm-accounts", "name: crm-oracle")
+    with pytest.raises(ConfigError) as caught:
+        parse_rule_sources([("a.yaml", lower), ("b.yaml", upper)])
+    assert ("b.yaml:3: rules.0: rule crm-oracle and rule crm-accounts (a.yaml:3) both match topic 'crm.cdc.accounts' "
+            "entity 'ACCOUNTS' and entity 'accounts' (entity names compare ignoring case)") in str(caught.value)
+
+
+UNKNOWN_KEYS = """\
+version: 1
+rules:
+  - name: crm-accounts
+    source: {system: crm, topics: [crm.cdc.accounts]}
+    business_object: {ext_system_id: SF, bo_type: Account, bo_id: "{id}"}
+    workspace: {type: Customer, name: "{name}"}
+    colour:
+      shade: blue
+    categories:
+      Customer:
+        Owner: owner
+        Region:
+          feild: region
+"""
+
+
+def test_an_unknown_key_is_reported_on_its_own_line() -> None:
+    """Also when its value is a block that starts on the next line."""
+    with pytest.raises(ConfigError) as caught:
+        parse_rules(UNKNOWN_KEYS, "r.yaml")
+    message = str(caught.value)
+    assert "r.yaml:7: rules.0.colour: Extra inputs are not permitted" in message
+    assert "r.yaml:13: rules.0.categories.Customer.Region.feild: Extra inputs are not permitted" in message
