@@ -321,8 +321,8 @@ async def _attribute_keys(client: OpenTextClient, template_id: int,
                           cache: dict[int, dict[tuple[str, str], str]]) -> dict[tuple[str, str], str]:
     if template_id not in cache:
         key_map = await client.category_keys(template_id)
-        cache[template_id] = {(info.title, title): key for info in key_map.categories
-                              for title, key in info.attributes.items()}
+        cache[template_id] = {(info.name, attribute.name): attribute.key for info in key_map.categories
+                              for attribute in info.attributes}
     return cache[template_id]
 
 

@@ -12,13 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from xstream.clients.opentext import (
-    BusinessObjectRef,
-    OpenTextClient,
-    WorkspaceCreateRequest,
-    WorkspaceType,
-    resolve_categories,
-)
+from xstream.clients.opentext import BusinessObjectRef, OpenTextClient, WorkspaceCreateRequest
 from xstream.errors import DeadLetterReason, MappingError, SinkUnavailable
 from xstream.model.commands import EnsureWorkspace, UpdateWorkspace
 from xstream.model.results import SinkResult
@@ -27,6 +21,7 @@ from xstream.settings import OpenTextSettings
 from xstream.sinks.ledger import Ledger
 from xstream.sinks.results import result_of
 from xstream.streams.state import PartitionedStore
+from xstream.transform.opentext_requests import create_categories, create_request, pick, pick_template
 
 log = logging.getLogger(__name__)
 
@@ -92,36 +87,19 @@ class OpenTextSink:
         return ensured.node_id, ensured.created
 
     async def _request_for(self, command: WorkspaceCommandType) -> WorkspaceCreateRequest:
-        ws_type = await self._workspace_type(command.workspace_type)
-        template = next(
-            (t for t in ws_type.templates if command.template in (None, t.name)), None
-        )
-        if template is None:
-            raise MappingError(
-                DeadLetterReason.MAPPING_FAILED,
-                f"workspace type {ws_type.name!r} has no template {command.template!r}",
-            )
-        categories = resolve_categories(await self._client.category_keys(template.id), command.create_categories)
-        bo = command.business_object
-        parent_id = command.parent_id
-        if parent_id is None and command.parent_path:
+        """The create, built by the one request builder from the ids this server gave the command's names."""
+        ws_type = pick([(t.name, t) for t in await self._client.workspace_types()], command.workspace_type,
+                       what="workspace type", where="OpenText")
+        template = pick_template([(t.name, t.id) for t in ws_type.templates], command.template,
+                                 type_name=ws_type.name, where="OpenText")
+        # every name resolved and every value checked before a folder is found or made for it
+        categories = create_categories(await self._client.category_keys(template), command.create_categories)
+        folder_id = None
+        if command.parent_id is None and command.parent_path:
             if ws_type.location_id is None:
                 raise MappingError(DeadLetterReason.MAPPING_FAILED,
                                    f"workspace type {ws_type.name!r} has no fixed location for parent_path")
-            parent_id = await self._client.ensure_folder_path(
+            folder_id = await self._client.ensure_folder_path(
                 ws_type.location_id, [part for part in command.parent_path.split("/") if part])
-        return WorkspaceCreateRequest(
-            template_id=template.id,
-            wksp_type_id=ws_type.id,
-            name=command.name,
-            parent_id=parent_id,
-            description=command.description,
-            business_object=BusinessObjectRef(ext_system_id=bo.ext_system_id, bo_type=bo.bo_type, bo_id=bo.bo_id),
-            categories=categories,
-        )
-
-    async def _workspace_type(self, name: str) -> WorkspaceType:
-        for ws_type in await self._client.workspace_types():
-            if ws_type.name == name:
-                return ws_type
-        raise MappingError(DeadLetterReason.MAPPING_FAILED, f"OpenText has no workspace type {name!r}")
+        return create_request(command, type_id=ws_type.id, template_id=template, categories=categories,
+                              folder_id=folder_id)

@@ -3,7 +3,8 @@
 An operator writing rules wants to see the command *and* what reaches OpenText: method, path, query,
 encoding and body, with the ids of the catalog (the emulator's seed unless they pass their own).
 Ids only the server knows (the node id of an existing workspace) are shown as ``{workspace_id}``.
-The requests mirror the OpenText sink: look the workspace up by business object first, then
+The requests are the OpenText sink's, built by the same builders (:mod:`.opentext_requests`) from
+the catalog's ids instead of the server's: look the workspace up by business object first, then
 create it, or PUT the changed category values.
 """
 
@@ -14,17 +15,25 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+from pydantic import ValidationError
 
 from xstream.errors import DeadLetterReason, MappingError
 from xstream.model.commands import EnsureWorkspace, UpdateWorkspace
 from xstream.model.record import RecordRef
 from xstream.pipeline import Reject, Skip, process_cdc
 from xstream.transform.catalog import OpenTextCatalog, load_catalog
-from xstream.transform.link_back import fill, render_fields
+from xstream.transform.link_back import written
+from xstream.transform.opentext_requests import (
+    WORKSPACES,
+    WorkspaceCreateRequest,
+    create_categories,
+    create_request,
+    lookup_params,
+    put_body,
+)
 from xstream.transform.rules import Rule, RuleSet
 
 MAX_BYTES = 10 * 1024 * 1024
-WORKSPACES = "/api/v2/businessworkspaces"
 FORM = "Content-Type: application/x-www-form-urlencoded; one form field `body` holding this JSON:"
 _OPS = {"c": "create", "u": "update", "d": "delete", "r": "snapshot read"}
 WRONG_TYPE_HINT = ("   no command is built: the value does not fit the attribute's type (README \"Attribute types\"); "
@@ -88,6 +97,9 @@ def explain(rules: RuleSet, topic: str, key: bytes | None, value: bytes | None,
     except MappingError as exc:
         out.append(f"error: cannot build the OpenText request: {exc.detail}")
         return DryRun(_text(out), ok=False)
+    except ValidationError as exc:  # a value OpenText cannot take (a blank name): the sink's invalid_command
+        out.append(f"error: cannot build the OpenText request: {exc}")
+        return DryRun(_text(out), ok=False)
     if rule is not None and rule.link_back is not None and event.op.value != "d":
         out += ["", *_link_back(rule, command)]
     return DryRun(_text(out), ok=True)
@@ -108,73 +120,39 @@ def opentext_requests(command: EnsureWorkspace | UpdateWorkspace, catalog: OpenT
     """The numbered requests the OpenText sink sends for a command (lookup, then create or update)."""
     out = [f"1. {lookup_request(command)}",
            "   Looks the workspace up by business object (all workspaces, expanded view)."]
-    create = create_body(command, catalog)
+    create = _json(create_request_of(command, catalog).to_body(), indent=True, pad=3)
     folder = _folder(command, catalog)
     if isinstance(command, EnsureWorkspace):
         out += ["   Found: nothing more is sent (already_applied).",
-                *folder, f"2. POST {WORKSPACES}   (when not found)", f"   {FORM}", _json(create, indent=True, pad=3)]
+                *folder, f"2. POST {WORKSPACES}   (when not found)", f"   {FORM}", create]
         return out
     not_found = ("Not found: step 3 creates it from the complete metadata." if command.create_if_absent
                  else "Not found: nothing is sent (there is no workspace to mark; already_applied).")
     out += [f"   Found (node {{workspace_id}}): step 2. {not_found}"]
     for category, values in command.changed.items():
-        cat_id = catalog.category(category).id
-        out += [f"2. PUT /api/v2/nodes/{{workspace_id}}/categories/{cat_id}   (category {category})",
-                f"   {FORM}", _json(put_body(catalog, category, values), indent=True, pad=3)]
+        keys = catalog.category_keys(category)
+        out += [f"2. PUT /api/v2/nodes/{{workspace_id}}/categories/{keys.id}   (category {category})",
+                f"   {FORM}", _json(put_body(keys, values), indent=True, pad=3)]
     out.append("   (The sink reads the node's categories first, applies a missing category, and skips a PUT "
                "whose values the node already holds.)")
     if command.create_if_absent:
-        out += [*folder, f"3. POST {WORKSPACES}   (when not found)", f"   {FORM}", _json(create, indent=True, pad=3)]
+        out += [*folder, f"3. POST {WORKSPACES}   (when not found)", f"   {FORM}", create]
     return out
 
 
 def lookup_request(command: EnsureWorkspace | UpdateWorkspace) -> str:
-    bo = command.business_object
-    query = {"where_ext_system_id": bo.ext_system_id, "where_bo_type": bo.bo_type, "where_bo_id": bo.bo_id,
-             "expanded_view": "true", "page": "1", "limit": "10"}
-    return f"GET {WORKSPACES}?{urlencode(query, safe='?/:@')}"
+    """The sink's first call for every command (find before create), as one request line."""
+    return f"GET {WORKSPACES}?{urlencode(lookup_params(command.business_object), safe='?/:@')}"
 
 
-def create_body(command: EnsureWorkspace | UpdateWorkspace, catalog: OpenTextCatalog) -> dict[str, Any]:
-    """The JSON of POST /api/v2/businessworkspaces' ``body`` field, as the sink builds it."""
-    bo = command.business_object
-    body: dict[str, Any] = {
-        "template_id": catalog.template_id(command.workspace_type, command.template),
-        "wksp_type_id": catalog.workspace_type(command.workspace_type).id,
-        "name": command.name,
-        "description": command.description,
-        "ext_system_id": bo.ext_system_id,
-        "bo_type": bo.bo_type,
-        "bo_id": bo.bo_id,
-    }
-    if command.parent_id is not None:
-        body["parent_id"] = command.parent_id
-    elif command.parent_path is not None:
-        body["parent_id"] = "{parent_id}"
-    categories: dict[str, dict[str, Any]] = {}
-    for category, values in command.create_categories.items():
-        for attribute, value in values.items():
-            cat_id = str(catalog.category(category).id)
-            categories.setdefault(cat_id, {})[catalog.attribute_key(category, attribute)] = value
-    if categories:
-        body["roles"] = {"categories": categories}
-    return body
-
-
-def put_body(catalog: OpenTextCatalog, category: str, values: dict[str, Any]) -> dict[str, Any]:
-    """The JSON of PUT /api/v2/nodes/{id}/categories/{cat_id}: only this category's keys; set rows by row key."""
-    body: dict[str, Any] = {}
-    sets = catalog.category(category).sets
-    for attribute, value in values.items():
-        set_name = next((s for s in sets if s.casefold() == attribute.casefold()), None)
-        if set_name is None:
-            body[catalog.attribute_key(category, attribute)] = value
-            continue
-        rows = [value] if isinstance(value, dict) else value if isinstance(value, list) else []
-        for number, row in enumerate(rows, start=1):
-            for member, member_value in (row.items() if isinstance(row, dict) else []):
-                body[catalog.row_key(category, set_name, number, member)] = member_value
-    return body
+def create_request_of(command: EnsureWorkspace | UpdateWorkspace, catalog: OpenTextCatalog) -> WorkspaceCreateRequest:
+    """The create the sink sends, with the catalog's ids; a folder path's folder, which only the server
+    can find or make, is ``{parent_id}``."""
+    return create_request(
+        command, type_id=catalog.workspace_type(command.workspace_type).id,
+        template_id=catalog.template_id(command.workspace_type, command.template),
+        categories=create_categories(catalog, command.create_categories),
+        folder_id="{parent_id}" if command.parent_path is not None else None)
 
 
 def _folder(command: EnsureWorkspace | UpdateWorkspace, catalog: OpenTextCatalog) -> list[str]:
@@ -192,9 +170,10 @@ def _link_back(rule: Rule, command: EnsureWorkspace | UpdateWorkspace) -> list[s
     bo = command.business_object
     values = {"bo_id": bo.bo_id, "bo_type": bo.bo_type, "ext_system_id": bo.ext_system_id,
               "workspace_id": "{workspace_id}", "workspace_url": "{workspace_url}"}
+    record_id, fields = written(spec, values)
     return [f"Then, once OpenText has applied it, link back (downstream command update_record to target "
-            f"{spec.target}): {spec.entity}/{fill(spec.record_id, values)}",
-            f"   fields: {_json(render_fields(spec, values))}"]
+            f"{spec.target}): {spec.entity}/{record_id}",
+            f"   fields: {_json(fields)}"]
 
 
 def _json(value: Any, *, indent: bool = False, pad: int = 0) -> str:

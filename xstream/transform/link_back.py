@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from xstream.model.commands import ORIGIN, UpdateRecord
 from xstream.model.status import Outcome, StatusEvent
-from xstream.transform.rules import PLACEHOLDER, LinkBackSpec, RuleSet
+from xstream.transform.rules import LINK_BACK, LinkBackSpec, RuleSet
+from xstream.transform.templates import by_name
 
 LINKED_KINDS = ("ensure_workspace", "update_workspace")
 
@@ -42,7 +44,7 @@ def link_back_command(rules: RuleSet, status: StatusEvent) -> UpdateRecord | Non
     values = {"bo_id": bo.bo_id, "bo_type": bo.bo_type, "ext_system_id": bo.ext_system_id,
               "workspace_id": str(status.workspace.node_id), "workspace_url": status.workspace.url}
     spec = rule.link_back
-    record_id, fields = fill(spec.record_id, values), render_fields(spec, values)
+    record_id, fields = written(spec, values)
     return UpdateRecord(
         idempotency_key=link_back_key(spec.target, spec.entity, record_id, fields),
         target=spec.target,
@@ -61,10 +63,12 @@ def link_back_key(target: str, entity: str, record_id: str, fields: dict[str, An
     return hashlib.sha256(f"link_back:{canonical}".encode()).hexdigest()[:40]
 
 
-def render_fields(spec: LinkBackSpec, values: dict[str, str]) -> dict[str, Any]:
-    return {name: fill(v, values) if isinstance(v, str) else v for name, v in spec.fields.items()}
-
-
-def fill(template: str, values: dict[str, str]) -> str:
-    """Placeholders were checked against LINK_BACK_PLACEHOLDERS when the rules were parsed."""
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+def written(spec: LinkBackSpec, values: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """The record id and the fields a link back writes: its templates filled from ``values`` (the business
+    object and the workspace link; every placeholder was checked against :data:`.rules.LINK_BACK` when the
+    rules loaded). The dry-run shows the same with ``{workspace_id}`` standing for the id to come."""
+    lookup = by_name(values)
+    record_id = LINK_BACK.fill(spec.record_id, lookup, what="link_back.record_id")
+    fields = {name: LINK_BACK.fill(v, lookup, what=f"link_back.fields.{name}") if isinstance(v, str) else v
+              for name, v in spec.fields.items()}
+    return record_id, fields

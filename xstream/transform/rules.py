@@ -8,21 +8,23 @@ name (``Owner: owner``) or a spec with ``field``/``value``/``template``, a value
 before a command is built and a constant that cannot fit its type is refused here, at start. Per
 rule also: ``when`` (a declarative condition, never code), ``on_delete`` (set a status, or ignore;
 a workspace is never deleted), ``link_back`` (write the workspace link back into the source
-record) and ``echo`` (how the CDC echo of that write is recognised).
-Several files make one rule set (:func:`parse_rule_sources`); rule names and (topic, entity)
-pairs must be unique across all of them.
+record) and ``echo`` (how the CDC echo of that write is recognised). Names, descriptions, folder
+paths, business object ids and attribute templates are templates over the record's fields, link
+back's over the workspace link (:mod:`.templates`), checked here. The models share the strict base
+of every rule file (:mod:`.rule_base`). Several files make one rule set (:func:`parse_rule_sources`);
+rule names and (topic, entity) pairs must be unique across all of them.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from xstream.errors import ConfigError
+from xstream.transform.rule_base import StrictModel, invalid, validate_sources
+from xstream.transform.templates import Vocabulary
 from xstream.transform.value_types import (
     EPOCH_UNITS,
     TYPE_NAMES,
@@ -33,24 +35,21 @@ from xstream.transform.value_types import (
     is_scalar,
 )
 
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-LINK_BACK_PLACEHOLDERS = ("bo_id", "bo_type", "ext_system_id", "workspace_id", "workspace_url")
+RECORD_FIELDS = Vocabulary()
+"""What a mapping template (name, description, parent_path, bo_id, an attribute's ``template``) may
+use: any field of the source record, e.g. ``{customer_id}``."""
+LINK_BACK = Vocabulary(names=("bo_id", "bo_type", "ext_system_id", "workspace_id", "workspace_url"))
 """What a link_back template may use: the business object and the workspace link of the status event."""
 DEFAULT_DELETE_ATTRIBUTE, DEFAULT_DELETE_VALUE = "Status", "deleted"
 
-
-def template_fields(template: str) -> list[str]:
-    return PLACEHOLDER.findall(template)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+RecordTemplate = Annotated[str, AfterValidator(RECORD_FIELDS.check)]
+LinkBackTemplate = Annotated[str, AfterValidator(LINK_BACK.check)]
 
 
-class ValueSpec(_Strict):
+class ValueSpec(StrictModel):
     field: str | None = None
     value: Any = None
-    template: str | None = None
+    template: RecordTemplate | None = None
     map: dict[str, Any] | None = None
     """Source value (as text) -> target value; unmapped values fall back to ``default`` or pass through."""
     default: Any = None
@@ -124,7 +123,7 @@ def same_value(a: Any, b: Any) -> bool:
     return bool(a == b) or (a is not None and b is not None and as_text(a) == as_text(b))
 
 
-class Condition(_Strict):
+class Condition(StrictModel):
     """``{field: f, equals: v}`` | ``{field: f, in: [..]}`` | ``{field: f, not_null: true}`` |
     ``{all: [..]}`` | ``{any: [..]}`` | ``{not: {..}}``. Declarative on purpose: no expressions, no eval."""
 
@@ -165,7 +164,7 @@ class Condition(_Strict):
         return same_value(value, self.equals)
 
 
-class OnDelete(_Strict):
+class OnDelete(StrictModel):
     """``ignore``, or ``{set: {Category: {Attribute: value}}}``: the attributes a source delete sets."""
 
     ignore: bool = False
@@ -186,39 +185,19 @@ class OnDelete(_Strict):
         return self
 
 
-class LinkBackSpec(_Strict):
+class LinkBackSpec(StrictModel):
     """After the workspace is applied, write its link into the source record (a downstream command)."""
 
     target: str = Field(min_length=1)
     """A target in settings.targets, e.g. "erp"."""
     entity: str = Field(min_length=1)
     """The record's collection in the target, e.g. "customers"."""
-    record_id: str = Field(default="{bo_id}", min_length=1)
-    fields: dict[str, Any] = Field(min_length=1)
+    record_id: LinkBackTemplate = Field(default="{bo_id}", min_length=1)
+    fields: Annotated[dict[str, Any], AfterValidator(LINK_BACK.check_values)] = Field(min_length=1)
     """Field -> value; text values are templates over bo_id, bo_type, ext_system_id, workspace_id, workspace_url."""
 
-    @field_validator("record_id")
-    @classmethod
-    def _record_id_placeholders(cls, value: str) -> str:
-        _known_placeholders(value)
-        return value
 
-    @field_validator("fields")
-    @classmethod
-    def _fields_placeholders(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for text in value.values():
-            if isinstance(text, str):
-                _known_placeholders(text)
-        return value
-
-
-def _known_placeholders(template: str) -> None:
-    unknown = [f for f in template_fields(template) if f not in LINK_BACK_PLACEHOLDERS]
-    if unknown:
-        raise ValueError(f"unknown placeholder {{{unknown[0]}}}; use {', '.join(LINK_BACK_PLACEHOLDERS)}")
-
-
-class EchoSpec(_Strict):
+class EchoSpec(StrictModel):
     """How the CDC echo of xstream's own write into the source is recognised (and dropped)."""
 
     fields: list[str] | None = None
@@ -237,7 +216,7 @@ def same_entity(a: str, b: str) -> bool:
     return a.casefold() == b.casefold()
 
 
-class SourceMatch(_Strict):
+class SourceMatch(StrictModel):
     system: str = Field(min_length=1)
     """Logical source system ("erp", "crm"): part of every idempotency key and causation."""
     topics: list[str] = Field(min_length=1)
@@ -249,22 +228,22 @@ class SourceMatch(_Strict):
         return self.entity is None or same_entity(self.entity, entity)
 
 
-class BusinessObjectSpec(_Strict):
+class BusinessObjectSpec(StrictModel):
     ext_system_id: str = Field(min_length=1)
     bo_type: str = Field(min_length=1)
-    bo_id: str = Field(min_length=1)
+    bo_id: RecordTemplate = Field(min_length=1)
     """A template over the row, e.g. "{customer_id}"."""
 
 
-class WorkspaceSpec(_Strict):
+class WorkspaceSpec(StrictModel):
     type: str = Field(min_length=1)
     template: str | None = None
     parent_id: int | None = None
     """Create in this folder; default: the workspace type's location."""
-    parent_path: str | None = None
+    parent_path: RecordTemplate | None = None
     """Or: a folder path under the type's location, a template over the row, e.g. "{region}/{year}"."""
-    name: str = Field(min_length=1)
-    description: str = ""
+    name: RecordTemplate = Field(min_length=1)
+    description: RecordTemplate = ""
 
     @field_validator("parent_path")
     @classmethod
@@ -280,7 +259,7 @@ class WorkspaceSpec(_Strict):
         return self
 
 
-class Rule(_Strict):
+class Rule(StrictModel):
     name: str = Field(min_length=1)
     source: SourceMatch
     business_object: BusinessObjectSpec
@@ -349,7 +328,7 @@ class Rule(_Strict):
                 for c, attrs in raw.items()}
 
 
-class RuleFile(_Strict):
+class RuleFile(StrictModel):
     """One rules file as written; several make a :class:`RuleSet`."""
 
     version: Literal[1] = 1
@@ -417,60 +396,12 @@ def parse_rule_sources(sources: Sequence[tuple[str, str]]) -> RuleSet:
     """Several rules files (name, text) as one rule set; names and (topic, entity) pairs unique across them."""
     if not sources:
         raise ConfigError("no mapping rules: no rules file given")
-    parsed, problems = validate_yaml_sources(sources, RuleFile)
+    parsed, problems = validate_sources(sources, RuleFile)
     if not problems:
-        located = [(rule, source_name, root, i) for source_name, root, rf in parsed for i, rule in enumerate(rf.rules)]
-        where = [(rule, f"{name}:{line_of(root, ['rules', i])}") for rule, name, root, i in located]
-        for index, message in _conflicts(where):
-            _, name, root, i = located[index]
-            problems.append(f"{name}:{line_of(root, ['rules', i, 'name'])}: rules.{i}: {message}")
+        located = [(rule, source, i) for source, rf in parsed for i, rule in enumerate(rf.rules)]
+        for index, message in _conflicts([(rule, source.where(["rules", i])) for rule, source, i in located]):
+            _, source, i = located[index]
+            problems.append(f"{source.where(['rules', i, 'name'])}: rules.{i}: {message}")
     if problems:
-        raise ConfigError("invalid mapping rules:\n  " + "\n  ".join(problems))
-    return RuleSet.model_validate({"version": 1, "rules": [r for _, _, rf in parsed for r in rf.rules]})
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def validate_yaml_sources(sources: Sequence[tuple[str, str]],
-                          model: type[M]) -> tuple[list[tuple[str, yaml.Node | None, M]], list[str]]:
-    """Each (name, YAML text) validated as ``model``; the problems as ``file:line: field: message``.
-
-    Invalid YAML stops at once (ConfigError); schema mistakes are collected over all files.
-    """
-    problems: list[str] = []
-    parsed: list[tuple[str, yaml.Node | None, M]] = []
-    for source_name, text in sources:
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{source_name}: not valid YAML: {exc}") from exc
-        try:
-            parsed.append((source_name, root, model.model_validate(data)))
-        except ValidationError as exc:
-            for err in exc.errors():
-                loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-                path = ".".join(str(p) for p in loc) or "(top level)"
-                problems.append(f"{source_name}:{line_of(root, loc)}: {path}: {err['msg']}")
-    return parsed, problems
-
-
-def line_of(node: yaml.Node | None, loc: list[Any]) -> int:
-    """1-based line of the deepest YAML node on the error's path (the parent when the key is missing).
-
-    A mapping entry is located by its *key*: the value of ``extra:`` may start on the next line (a
-    block mapping or list), and an unknown or wrong field is fixed where its name is written.
-    """
-    line = node.start_mark.line + 1 if node is not None else 1
-    for part in loc:
-        at: yaml.Node | None = None  # where the entry is written: a mapping's key, a list's item
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode):
-            at, child = next(((k, v) for k, v in node.value if k.value == str(part)), (None, None))
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            at = child = node.value[part]
-        if at is None or child is None:
-            break
-        node, line = child, at.start_mark.line + 1
-    return line
+        raise invalid("mapping rules", problems)
+    return RuleSet.model_validate({"version": 1, "rules": [r for _, rf in parsed for r in rf.rules]})

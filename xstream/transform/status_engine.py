@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from xstream.errors import DeadLetterReason, MappingError
+from xstream.errors import MappingError
 from xstream.model.business import BusinessObject
 from xstream.model.commands import (
     AnyDownstream,
@@ -48,7 +48,8 @@ from xstream.model.opentext import (
 )
 from xstream.model.record import RecordRef
 from xstream.transform.rules import as_text
-from xstream.transform.status_rules import PLACEHOLDER, Action, AttributeRef, StatusRule, StatusRuleSet
+from xstream.transform.status_rules import TEMPLATES, Action, AttributeRef, StatusRule, StatusRuleSet
+from xstream.transform.templates import Lookup, Placeholder
 
 MAX_WORKFLOWS = 50
 """Finished processes remembered per document (a document rarely sees more)."""
@@ -245,10 +246,12 @@ def _commands(rules: StatusRuleSet, verdicts: list[Verdict], event: OpenTextEven
     return commands, problems
 
 
-def template_values(rule: StatusRule, event: OpenTextEvent, previous: Attributes | None) -> dict[str, Any]:
+def template_values(rule: StatusRule, event: OpenTextEvent, previous: Attributes | None) -> Lookup:
+    """What the rule's placeholders stand for in this event. An empty text or list is no value: it
+    identifies nothing, so an identifier built from it fails like one built from a missing value."""
     doc, ws, flow = event.document, event.workspace, event.workflow
     bo = ws.business_object if ws is not None else None
-    return {
+    values: dict[str, Any] = {
         "document_id": doc.node_id, "document_name": doc.name, "document_url": doc.url,
         "document_type": value_of(doc.attributes, rule.attributes.type), "version": doc.version,
         "status": value_of(doc.attributes, rule.attributes.status),
@@ -258,25 +261,15 @@ def template_values(rule: StatusRule, event: OpenTextEvent, previous: Attributes
         "ext_system_id": bo.ext_system_id if bo else None, "bo_type": bo.bo_type if bo else None,
         "bo_id": bo.bo_id if bo else None, "workflow_name": flow.name if flow else None,
         "workflow_outcome": flow.status if flow else None, "rule": rule.name, "event": event.kind.value,
-        "document.": doc.attributes, "workspace.": ws.attributes if ws else {},
     }
+    attributes = {"document": doc.attributes, "workspace": ws.attributes if ws else {}}
 
+    def lookup(placeholder: Placeholder) -> Any:
+        value = values.get(placeholder.name) if placeholder.attribute is None \
+            else any_attribute(attributes[placeholder.name], placeholder.attribute)
+        return None if value == "" or value == [] else value
 
-def render(template: str, values: dict[str, Any], *, what: str, strict: bool = False) -> str:
-    """Fill placeholders; a missing value is an error where an identifier is built (``strict``), else ''."""
-
-    def one(match: Any) -> str:
-        name, qualified = match.group(1), match.group(2)
-        value = any_attribute(values[f"{name}."], qualified) if qualified is not None else values.get(name)
-        if value is None or value == "" or value == []:
-            if strict:
-                raise MappingError(DeadLetterReason.MISSING_FIELD, f"{what}: {match.group(0)} has no value here")
-            return ""
-        if isinstance(value, list):
-            return ", ".join(as_text(v) for v in value)
-        return as_text(value)
-
-    return PLACEHOLDER.sub(one, template)
+    return lookup
 
 
 def cut(text: str, limit: int) -> str:
@@ -284,8 +277,9 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _render_fields(fields: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    return {name: render(v, values, what=f"fields.{name}") if isinstance(v, str) else v for name, v in fields.items()}
+def _render_fields(fields: dict[str, Any], values: Lookup) -> dict[str, Any]:
+    return {name: TEMPLATES.fill(v, values, what=f"fields.{name}", required=False) if isinstance(v, str) else v
+            for name, v in fields.items()}
 
 
 def business_object(event: OpenTextEvent) -> BusinessObject:
@@ -298,7 +292,7 @@ def business_object(event: OpenTextEvent) -> BusinessObject:
     return BusinessObject(ext_system_id=SOURCE_SYSTEM, bo_type="document", bo_id=str(event.document.node_id))
 
 
-def build_command(rule: StatusRule, index: int, action: Action, event: OpenTextEvent, values: dict[str, Any],
+def build_command(rule: StatusRule, index: int, action: Action, event: OpenTextEvent, values: Lookup,
                   record: RecordRef) -> AnyDownstream:
     """One action as a command; its key is stable for this observation, rule and action."""
     doc = event.document
@@ -318,19 +312,20 @@ def build_command(rule: StatusRule, index: int, action: Action, event: OpenTextE
         pointer = None
         if spec.record is not None:
             pointer = RecordPointer(entity=spec.record.entity,
-                                    id=render(spec.record.id, values, what="record.id", strict=True))
-        subject = cut(render(spec.subject, values, what="subject", strict=True), SUBJECT_MAX)
+                                    id=TEMPLATES.fill(spec.record.id, values, what="record.id"))
+        subject = cut(TEMPLATES.fill(spec.subject, values, what="subject"), SUBJECT_MAX)
         return StartApproval(**common, process=spec.process, subject=subject, record=pointer,
                              fields=_render_fields(spec.fields, values))
     if action.update_record is not None:
         upd = action.update_record
         return UpdateRecord(**common, entity=upd.entity,
-                            record_id=render(upd.record_id, values, what="record_id", strict=True),
+                            record_id=TEMPLATES.fill(upd.record_id, values, what="record_id"),
                             fields=_render_fields(upd.fields, values))
     note = action.notify
     assert note is not None
-    return Notify(**common, channel=render(note.channel, values, what="channel", strict=True),
-                  title=cut(render(note.title, values, what="title", strict=True), TITLE_MAX),
-                  text=cut(render(note.text, values, what="text"), TEXT_MAX),
-                  facts={label: render(v, values, what=f"facts.{label}") for label, v in note.facts.items()},
+    return Notify(**common, channel=TEMPLATES.fill(note.channel, values, what="channel"),
+                  title=cut(TEMPLATES.fill(note.title, values, what="title"), TITLE_MAX),
+                  text=cut(TEMPLATES.fill(note.text, values, what="text", required=False), TEXT_MAX),
+                  facts={label: TEMPLATES.fill(v, values, what=f"facts.{label}", required=False)
+                         for label, v in note.facts.items()},
                   link_title="Open in OpenText" if note.link else None, link_url=doc.url if note.link else None)

@@ -5,9 +5,10 @@ A rule reacts either to a document's *status* (a category attribute, by default 
 document finishing. It can be narrowed to workspace types, document types (by default the
 ``Document`` / ``Document Type`` attribute) and event kinds. Its ``then`` lists actions:
 ``start_approval`` in a target system, ``update_record`` (the source record's status) and ``notify``
-(a team's chat channel). Text values are templates over :data:`PLACEHOLDERS` and ``{document.<Attribute>}``
-/ ``{workspace.<Attribute>}``; the values come from the event. Parsed and validated once at start;
-mistakes are reported as ``file:line: field: message``. Declarative on purpose: no expressions.
+(a team's chat channel). Text values are templates (:mod:`.templates`) over :data:`PLACEHOLDERS` and
+``{document.<Attribute>}`` / ``{workspace.<Attribute>}``; the values come from the event. Parsed and
+validated once at start on the strict base of every rule file (:mod:`.rule_base`); mistakes are
+reported as ``file:line: field: message``. Declarative on purpose: no expressions.
 
     version: 1
     status_rules:
@@ -23,70 +24,48 @@ mistakes are reported as ``file:line: field: message``. Declarative on purpose: 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from xstream.errors import ConfigError
 from xstream.model.opentext import DOCUMENT_KINDS, EventKind
-from xstream.transform.rules import line_of, validate_yaml_sources
+from xstream.transform.rule_base import StrictModel, invalid, validate_sources
+from xstream.transform.templates import Vocabulary, placeholders
 
-PLACEHOLDER = re.compile(r"\{([a-z_]+)(?:\.([^{}]+))?\}")
 PLACEHOLDERS = (
     "document_id", "document_name", "document_url", "document_type", "version", "status", "previous_status",
     "workspace_id", "workspace_name", "workspace_url", "workspace_type", "ext_system_id", "bo_type", "bo_id",
     "workflow_name", "workflow_outcome", "rule", "event",
 )
 """What a template may name; ``{document.<Attribute>}`` and ``{workspace.<Attribute>}`` read category values."""
-QUALIFIERS = ("document", "workspace")
-
-
-def check_template(text: str) -> str:
-    for match in PLACEHOLDER.finditer(text):
-        name, qualified = match.group(1), match.group(2)
-        if qualified is not None and name not in QUALIFIERS:
-            raise ValueError(f"unknown placeholder {match.group(0)}; qualified ones are "
-                             f"{{document.<Attribute>}} and {{workspace.<Attribute>}}")
-        if qualified is None and name not in PLACEHOLDERS:
-            raise ValueError(f"unknown placeholder {match.group(0)}; use {', '.join(PLACEHOLDERS)} or "
-                             f"{{document.<Attribute>}}, {{workspace.<Attribute>}}")
-    return text
+TEMPLATES = Vocabulary(names=PLACEHOLDERS, qualifiers=("document", "workspace"), lists=True)
+"""The placeholders of status rules; a multi-value attribute shows as its values joined with ", "."""
 
 
 def _one_or_more(raw: Any) -> Any:
     return [raw] if isinstance(raw, str) else raw
 
 
-def _templates(values: dict[str, Any]) -> dict[str, Any]:
-    for value in values.values():
-        if isinstance(value, str):
-            check_template(value)
-    return values
-
-
-Template = Annotated[str, Field(min_length=1), BeforeValidator(lambda v: check_template(v) if isinstance(v, str) else v)]
+Template = Annotated[str, Field(min_length=1), AfterValidator(TEMPLATES.check)]
+Templates = AfterValidator(TEMPLATES.check_values)
 OneOrMore = Annotated[list[str], BeforeValidator(_one_or_more), Field(min_length=1)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class AttributeRef(_Strict):
+class AttributeRef(StrictModel):
     category: str = Field(default="Document", min_length=1)
     attribute: str = Field(min_length=1)
 
 
-class DocumentAttributes(_Strict):
+class DocumentAttributes(StrictModel):
     """Where a document's status and type live: category attributes, by name."""
 
     status: AttributeRef = AttributeRef(attribute="Status")
     type: AttributeRef = AttributeRef(attribute="Document Type")
 
 
-class StatusChange(_Strict):
+class StatusChange(StrictModel):
     """``to``: the status reached; ``from``: only when moving from one of these (previous status known)."""
 
     to: OneOrMore
@@ -99,14 +78,14 @@ class StatusChange(_Strict):
         return self
 
 
-class WorkflowMatch(_Strict):
+class WorkflowMatch(StrictModel):
     name: OneOrMore | None = None
     """The workflow's name (its title; by default the workflow map's name); any when absent."""
     outcome: Annotated[list[Literal["completed", "stopped"]], BeforeValidator(_one_or_more),
                        Field(min_length=1)] = ["completed"]
 
 
-class When(_Strict):
+class When(StrictModel):
     events: list[EventKind] | None = Field(default=None, min_length=1)
     """Only these document event kinds (default: any that can change a status)."""
     workspace_types: OneOrMore | None = None
@@ -125,65 +104,45 @@ class When(_Strict):
         return self
 
 
-class RecordSpec(_Strict):
+class RecordSpec(StrictModel):
     entity: str = Field(min_length=1)
     id: Template = "{bo_id}"
 
 
-class StartApprovalSpec(_Strict):
+class StartApprovalSpec(StrictModel):
     target: str = Field(min_length=1)
     process: str = Field(min_length=1)
     subject: Template
     record: RecordSpec | None = None
-    fields: dict[str, Any] = Field(default_factory=dict)
+    fields: Annotated[dict[str, Any], Templates] = Field(default_factory=dict)
     """Extra values for the approval; text values are templates."""
 
-    @field_validator("fields")
-    @classmethod
-    def _fields_are_templates(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _templates(value)
 
-
-class UpdateRecordSpec(_Strict):
+class UpdateRecordSpec(StrictModel):
     target: str = Field(min_length=1)
     entity: str = Field(min_length=1)
     record_id: Template = "{bo_id}"
-    fields: dict[str, Any] = Field(min_length=1)
-
-    @field_validator("fields")
-    @classmethod
-    def _fields_are_templates(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _templates(value)
+    fields: Annotated[dict[str, Any], Templates] = Field(min_length=1)
 
 
 DEFAULT_FACTS = {"Document": "{document_name}", "Status": "{status}", "Workspace": "{workspace_name}"}
 
 
-class NotifySpec(_Strict):
+class NotifySpec(StrictModel):
     target: str = Field(min_length=1)
     channel: Template
     """A channel of the target; a template may route by the workspace, e.g. ``"{workspace.Region}"``."""
     title: Template
-    text: str = ""
-    facts: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_FACTS))
+    text: Annotated[str, AfterValidator(TEMPLATES.check)] = ""
+    facts: Annotated[dict[str, str], Templates] = Field(default_factory=lambda: dict(DEFAULT_FACTS))
     link: bool = True
     """Add a link to the document in OpenText."""
-
-    @field_validator("text")
-    @classmethod
-    def _text_is_template(cls, value: str) -> str:
-        return check_template(value)
-
-    @field_validator("facts")
-    @classmethod
-    def _facts_are_templates(cls, value: dict[str, str]) -> dict[str, str]:
-        return _templates(value)
 
 
 ActionKind = Literal["start_approval", "update_record", "notify"]
 
 
-class Action(_Strict):
+class Action(StrictModel):
     """One of ``start_approval``, ``update_record``, ``notify``."""
 
     start_approval: StartApprovalSpec | None = None
@@ -211,7 +170,7 @@ class Action(_Strict):
         return found
 
 
-class StatusRule(_Strict):
+class StatusRule(StrictModel):
     name: str = Field(min_length=1)
     description: str = ""
     document_attributes: DocumentAttributes | None = None
@@ -224,13 +183,13 @@ class StatusRule(_Strict):
         return self.document_attributes or DocumentAttributes()
 
 
-class StatusRuleFile(_Strict):
+class StatusRuleFile(StrictModel):
     version: Literal[1] = 1
     document_attributes: DocumentAttributes = DocumentAttributes()
     status_rules: list[StatusRule] = Field(min_length=1)
 
 
-class StatusRuleSet(_Strict):
+class StatusRuleSet(StrictModel):
     rules: list[StatusRule]
 
     def targets(self) -> dict[str, set[ActionKind]]:
@@ -246,7 +205,7 @@ class StatusRuleSet(_Strict):
         found: dict[str, set[str]] = {}
         for rule in self.rules:
             for action in rule.then:
-                if action.notify is not None and not PLACEHOLDER.search(action.notify.channel):
+                if action.notify is not None and not placeholders(action.notify.channel):
                     found.setdefault(action.notify.target, set()).add(action.notify.channel)
         return found
 
@@ -264,12 +223,12 @@ def parse_status_rule_sources(sources: Sequence[tuple[str, str]]) -> StatusRuleS
     """Several status-rule files (name, text) as one set; rule names unique across them."""
     if not sources:
         raise ConfigError("no status rules: no rules file given")
-    parsed, problems = validate_yaml_sources(sources, StatusRuleFile)
+    parsed, problems = validate_sources(sources, StatusRuleFile)
     rules: list[StatusRule] = []
     where: dict[str, str] = {}
-    for source_name, root, rule_file in parsed:
+    for source, rule_file in parsed:
         for i, rule in enumerate(rule_file.status_rules):
-            here = f"{source_name}:{line_of(root, ['status_rules', i, 'name'])}"
+            here = source.where(["status_rules", i, "name"])
             if rule.name in where:
                 problems.append(f"{here}: status_rules.{i}: rule names must be unique: {rule.name} is also "
                                 f"defined at {where[rule.name]}")
@@ -278,5 +237,5 @@ def parse_status_rule_sources(sources: Sequence[tuple[str, str]]) -> StatusRuleS
             rules.append(rule if rule.document_attributes is not None
                          else rule.model_copy(update={"document_attributes": rule_file.document_attributes}))
     if problems:
-        raise ConfigError("invalid status rules:\n  " + "\n  ".join(problems))
+        raise invalid("status rules", problems)
     return StatusRuleSet(rules=rules)

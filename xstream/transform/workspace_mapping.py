@@ -10,7 +10,8 @@
 A ``when`` that does not hold means no command. "No command" is a :class:`NoCommand` with the reason.
 
 Every value is checked before a command is built: a ``{field}`` placeholder (name, description,
-parent_path, bo_id, attribute templates) takes only text, numbers and booleans, and each attribute
+parent_path, bo_id, attribute templates; filled by :mod:`.templates`, a missing or null field is a
+``missing_field``) takes only text, numbers and booleans, and each attribute
 value must fit its declared type (:mod:`.value_types`). A misfit is a MappingError ``wrong_type``
 naming the rule, the attribute or template, the field, the expected type and (a bounded preview of)
 what was found: a malformed row is dead-lettered, never turned into ``{'first': ...}``.
@@ -25,8 +26,9 @@ from xstream.errors import DeadLetterReason, MappingError
 from xstream.model.business import BusinessObject
 from xstream.model.change import ChangeEvent, Op
 from xstream.model.commands import Causation, EnsureWorkspace, UpdateWorkspace, idempotency_key
-from xstream.transform.rules import PLACEHOLDER, Rule, ValueSpec, as_text
-from xstream.transform.value_types import WrongType, template_text
+from xstream.transform.rules import RECORD_FIELDS, Rule, ValueSpec, as_text
+from xstream.transform.templates import by_name
+from xstream.transform.value_types import WrongType
 
 ENSURE, UPDATE = "ensure_workspace", "update_workspace"
 DELETE_KIND = "update_workspace:on_delete"
@@ -55,23 +57,6 @@ class _Unknown:
 UNKNOWN: Any = _Unknown()
 
 
-def render(template: str, row: dict[str, Any], *, what: str) -> str:
-    """Fill ``{field}`` placeholders from the row; a missing or null field is a mapping error, not '', and
-    an object or array is one too (``wrong_type``), not its Python repr."""
-
-    def one(match: Any) -> str:
-        field = match.group(1)
-        value = row.get(field)
-        if value is None:
-            raise MappingError(DeadLetterReason.MISSING_FIELD, f"{what}: field {field!r} is missing or null")
-        try:
-            return template_text(value)
-        except WrongType as exc:
-            raise MappingError(DeadLetterReason.WRONG_TYPE, f"{what}: field {field!r}: {exc}") from None
-
-    return PLACEHOLDER.sub(one, template)
-
-
 def attribute_value(spec: ValueSpec, row: dict[str, Any], *, what: str) -> Any:
     """The attribute's value for a row, mapped, defaulted and coerced to its declared type (None: no value)."""
     expected = spec.value_type
@@ -79,7 +64,7 @@ def attribute_value(spec: ValueSpec, row: dict[str, Any], *, what: str) -> Any:
         if spec.value is not None:
             raw = spec.value
         elif spec.template is not None:
-            raw = render(spec.template, row, what=what)
+            raw = RECORD_FIELDS.fill(spec.template, by_name(row), what=what)
         elif spec.field is not None:
             raw = row.get(spec.field)
             expected.check_source(raw)  # before a value map or a default can hide an object
@@ -161,7 +146,7 @@ def map_to_workspace(event: ChangeEvent, rule: Rule) -> EnsureWorkspace | Update
 def business_object(rule: Rule, row: dict[str, Any]) -> BusinessObject:
     spec = rule.business_object
     what = f"rule {rule.name}: business_object.bo_id"
-    bo_id = render(spec.bo_id, row, what=what)
+    bo_id = RECORD_FIELDS.fill(spec.bo_id, by_name(row), what=what)
     if not bo_id.strip():  # blank text identifies nothing: as missing as null
         raise MappingError(DeadLetterReason.MISSING_FIELD, f"{what}: {spec.bo_id!r} is blank for this row")
     return BusinessObject(ext_system_id=spec.ext_system_id, bo_type=spec.bo_type, bo_id=bo_id)
@@ -235,7 +220,7 @@ def _workspace_fields(rule: Rule, row: dict[str, Any], *, lenient: bool = False)
 
     def text(template: str, what: str) -> str:
         try:
-            return render(template, row, what=f"rule {rule.name}: workspace.{what}")
+            return RECORD_FIELDS.fill(template, by_name(row), what=f"rule {rule.name}: workspace.{what}")
         except MappingError:
             if not lenient:
                 raise

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from xstream.clients.opentext.category_meta import (
-    category_update,
+    NodeCategory,
     find_category,
     is_applied,
     parse_node_categories,
     value_problem,
 )
 from xstream.errors import DeadLetterReason, MappingError
+from xstream.transform.opentext_requests import put_body
 
 ANSWER = {
     "results": [
@@ -38,6 +39,11 @@ ANSWER = {
         },
     ]
 }
+
+
+def category_update(category: NodeCategory, values: dict) -> dict:
+    """The PUT body the client sends for these values (the one builder, with this node's keys and rows)."""
+    return put_body(category.keys(), values)
 
 
 def test_parse_reads_ids_names_sets_and_values() -> None:

@@ -10,16 +10,11 @@ from typing import Any
 import pytest
 
 from tests.unit.clients.support import admin, start_typed_emulator
-from xstream.clients.opentext import (
-    BusinessObjectRef,
-    CategoryKeyMap,
-    OpenTextClient,
-    WorkspaceCreateRequest,
-    resolve_categories,
-)
+from xstream.clients.opentext import BusinessObjectRef, CategoryKeyMap, OpenTextClient, WorkspaceCreateRequest
 from xstream.clients.opentext.forms import FormAttribute
 from xstream.emulators.opentext import RunningEmulator
 from xstream.errors import DeadLetterReason, MappingError
+from xstream.transform.opentext_requests import create_categories
 
 
 @pytest.fixture
@@ -43,15 +38,17 @@ def keys_by_title(emulator: RunningEmulator, category: str) -> dict[str, str]:
 async def test_the_create_form_keeps_each_attributes_type(client: OpenTextClient, emulator: RunningEmulator) -> None:
     _, _, key_map = await template_keys(client, "Contract")
     keys = keys_by_title(emulator, "Contract")
-    types = key_map.category("Contract").types
-    assert types[keys["Contract Number"]] == FormAttribute("string")
-    assert types[keys["Amount"]] == FormAttribute("integer")
-    assert types[keys["Rate"]] == FormAttribute("number")
-    assert types[keys["Signed"]] == FormAttribute("boolean")
-    assert types[keys["Start Date"]] == FormAttribute("date")
-    assert types[keys["Parties"]].is_set
+    attributes = {a.key: a for a in key_map.category_keys("Contract").attributes}
+    assert attributes[keys["Contract Number"]].check == FormAttribute("string")
+    assert attributes[keys["Amount"]].check == FormAttribute("integer")
+    assert attributes[keys["Rate"]].check == FormAttribute("number")
+    assert attributes[keys["Signed"]].check == FormAttribute("boolean")
+    assert attributes[keys["Start Date"]].check == FormAttribute("date")
+    parties = attributes[keys["Parties"]]
+    assert parties.check is None and parties.members is not None and parties.members  # a set: its members
     _, _, customer = await template_keys(client, "Customer")
-    assert {t.type for t in customer.category("Customer").types.values() if not t.is_set} == {"string"}
+    assert {a.check.type for a in customer.category_keys("Customer").attributes
+            if isinstance(a.check, FormAttribute)} == {"string"}
 
 
 async def test_right_typed_values_resolve_and_reach_the_workspace(client: OpenTextClient,
@@ -59,7 +56,7 @@ async def test_right_typed_values_resolve_and_reach_the_workspace(client: OpenTe
     type_id, template_id, key_map = await template_keys(client, "Contract")
     keys = keys_by_title(emulator, "Contract")
     values = {"Contract Number": 4711, "Amount": "1200", "Rate": "0.25", "Signed": True, "Start Date": "2026-03-01"}
-    categories = resolve_categories(key_map, {"Contract": values})
+    categories = create_categories(key_map, {"Contract": values})
     cat_id = keys["Amount"].split("_")[0]
     assert categories == {cat_id: {keys["Contract Number"]: 4711, keys["Amount"]: "1200", keys["Rate"]: "0.25",
                                    keys["Signed"]: True, keys["Start Date"]: "2026-03-01"}}
@@ -90,7 +87,7 @@ async def test_a_value_the_create_form_type_refuses_is_wrong_type_and_nothing_is
     key = keys_by_title(emulator, "Contract")[attribute]
     before = await admin(emulator, "GET", "calls")
     with pytest.raises(MappingError) as caught:
-        resolve_categories(key_map, {"Contract": {"Contract Number": "C-1", attribute: value}})
+        create_categories(key_map, {"Contract": {"Contract Number": "C-1", attribute: value}})
     assert caught.value.reason is DeadLetterReason.WRONG_TYPE
     assert f"OpenText says Contract.{attribute} ({key}) {expected}: it cannot take {found}" == caught.value.detail
     assert await admin(emulator, "GET", "calls") == before  # pure: refused before any call
@@ -98,15 +95,15 @@ async def test_a_value_the_create_form_type_refuses_is_wrong_type_and_nothing_is
 
 async def test_the_seeded_text_attributes_refuse_objects_but_take_numbers(client: OpenTextClient) -> None:
     _, _, key_map = await template_keys(client, "Customer")
-    resolve_categories(key_map, {"Customer": {"Account Number": 50031, "Region": "EMEA"}})
+    create_categories(key_map, {"Customer": {"Account Number": 50031, "Region": "EMEA"}})
     with pytest.raises(MappingError, match=r"Customer\.Customer Name .* is string: it cannot take object") as caught:
-        resolve_categories(key_map, {"Customer": {"Customer Name": {"first": "Ada"}}})
+        create_categories(key_map, {"Customer": {"Customer Name": {"first": "Ada"}}})
     assert caught.value.reason is DeadLetterReason.WRONG_TYPE
 
 
 async def test_unknown_names_stay_mapping_failed_not_wrong_type(client: OpenTextClient) -> None:
     _, _, key_map = await template_keys(client, "Contract")
     with pytest.raises(MappingError) as caught:
-        resolve_categories(key_map, {"Contract": {"Colour": {"not": "checked"}}})
+        create_categories(key_map, {"Contract": {"Colour": {"not": "checked"}}})
     assert caught.value.reason is DeadLetterReason.MAPPING_FAILED
 

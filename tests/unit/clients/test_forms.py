@@ -1,4 +1,5 @@
-"""Category and attribute names resolve to OpenText keys; unknown names fail as mapping errors."""
+"""Category and attribute names resolve to OpenText keys through the create form; unknown names fail
+as mapping errors."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xstream.clients.opentext.forms import CategoryKeyMap, parse_create_form, resolve_categories
+from xstream.clients.opentext.forms import CategoryKeyMap, parse_create_form
 from xstream.errors import DeadLetterReason, MappingError
+from xstream.transform.opentext_requests import create_categories
 
 # Shaped like reference/opentext-api.md 2.2: a general form, then the categories form with a
 # metadata-token key without a title, a multi-row set and a single-row set.
@@ -38,14 +40,24 @@ def key_map() -> CategoryKeyMap:
     return parse_create_form(FORM)
 
 
+def resolve(key_map: CategoryKeyMap, category: str, attribute: str) -> tuple[str, str]:
+    keys = key_map.category_keys(category)
+    return keys.id, keys.attribute(attribute).key
+
+
 def test_names_resolve_to_category_ids_and_attribute_keys(key_map) -> None:
-    assert key_map.resolve("Customer", "Account Number") == ("23228", "23228_3")
-    assert key_map.resolve("Contract", "Country") == ("30001", "30001_2")
-    assert key_map.resolve("Customer", "Contacts") == ("23228", "23228_5")
+    assert resolve(key_map, "Customer", "Account Number") == ("23228", "23228_3")
+    assert resolve(key_map, "Contract", "Country") == ("30001", "30001_2")
+    assert resolve(key_map, "Customer", "Contacts") == ("23228", "23228_5")
 
 
-def test_resolve_categories_builds_the_nested_roles_shape(key_map) -> None:
-    resolved = resolve_categories(key_map, {
+def test_set_members_are_read_with_their_titles(key_map) -> None:
+    contacts = key_map.category_keys("Customer").attribute("Contacts")
+    assert contacts.members is not None and [(m.key, m.name) for m in contacts.members] == [("23228_5_x_6", "Name")]
+
+
+def test_create_categories_builds_the_nested_roles_shape(key_map) -> None:
+    resolved = create_categories(key_map, {
         "Customer": {"Country": "DE", "Account Number": "0000050031"},
         "Contract": {"Country": "AT"},
     })
@@ -53,24 +65,24 @@ def test_resolve_categories_builds_the_nested_roles_shape(key_map) -> None:
 
 
 def test_case_and_surrounding_space_are_forgiven_and_keys_pass_through(key_map) -> None:
-    assert key_map.resolve("customer", " account number ") == ("23228", "23228_3")
-    assert key_map.resolve("23228", "23228_2") == ("23228", "23228_2")
+    assert resolve(key_map, "customer", " account number ") == ("23228", "23228_3")
+    assert resolve(key_map, "23228", "23228_2") == ("23228", "23228_2")
 
 
 def test_the_metadata_token_key_is_not_an_attribute(key_map) -> None:
-    assert "23228_1" not in key_map.category("Customer").attributes.values()
+    assert "23228_1" not in [a.key for a in key_map.category_keys("Customer").attributes]
 
 
 def test_unknown_category_is_a_mapping_error_naming_it(key_map) -> None:
     with pytest.raises(MappingError) as err:
-        resolve_categories(key_map, {"Vendor": {"Country": "DE"}})
+        create_categories(key_map, {"Vendor": {"Country": "DE"}})
     assert err.value.reason is DeadLetterReason.MAPPING_FAILED
     assert "'Vendor'" in err.value.detail and "Customer" in err.value.detail
 
 
 def test_unknown_attribute_is_a_mapping_error_naming_attribute_and_category(key_map) -> None:
     with pytest.raises(MappingError) as err:
-        resolve_categories(key_map, {"Customer": {"Colour": "red"}})
+        create_categories(key_map, {"Customer": {"Colour": "red"}})
     assert err.value.reason is DeadLetterReason.MAPPING_FAILED
     assert "'Colour'" in err.value.detail and "'Customer'" in err.value.detail
     assert "Account Number" in err.value.detail  # says what would have worked
@@ -82,14 +94,14 @@ def test_two_categories_with_the_same_title_are_ambiguous() -> None:
         "2": {"title": "Status", "properties": {"2_2": {"title": "Value"}}},
     }}}]}
     with pytest.raises(MappingError, match="ambiguous"):
-        parse_create_form(form).resolve("Status", "Value")
-    assert parse_create_form(form).resolve("2", "Value") == ("2", "2_2")
+        resolve(parse_create_form(form), "Status", "Value")
+    assert resolve(parse_create_form(form), "2", "Value") == ("2", "2_2")
 
 
 @pytest.mark.parametrize("garbage", [None, [], {}, {"forms": "x"}, {"forms": [1, {"role_name": "categories"}]}])
 def test_malformed_forms_give_an_empty_map(garbage) -> None:
     assert parse_create_form(garbage) == CategoryKeyMap()
-    assert resolve_categories(parse_create_form(garbage), {}) == {}
+    assert create_categories(parse_create_form(garbage), {}) == {}
 
 
 titles = st.lists(st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=12),
@@ -102,7 +114,7 @@ def test_every_attribute_title_resolves_to_its_own_key(attribute_titles) -> None
     key_map = parse_create_form({"forms": [{"role_name": "categories",
                                             "schema": {"properties": {"9": {"title": "Cat", "properties": props}}}}]})
     for n, title in enumerate(attribute_titles, start=2):
-        assert key_map.resolve("Cat", title) == ("9", f"9_{n}")
+        assert resolve(key_map, "Cat", title) == ("9", f"9_{n}")
 
 
 # Shaped like a real Content Server categories form (csui test data): dates are schema "string" with a
@@ -132,10 +144,10 @@ REAL_FORM = {"forms": [{
 
 
 def contract(**values) -> dict:
-    return resolve_categories(parse_create_form(REAL_FORM), {"Contract": values})
+    return create_categories(parse_create_form(REAL_FORM), {"Contract": values})
 
 
-def test_values_a_real_form_allows_resolve_unchanged() -> None:
+def test_values_a_real_form_allows_are_sent_as_they_are() -> None:
     assert contract(**{"Signed On": "2026-03-01T10:00:00", "Code": "AB12", "Owner": "jdoe", "Amounts": [1, "2"],
                        "Reminders": ["2026-04-01", None], "Parties": [{"500_7_x_8": "ACME"}],
                        "Rating": {"500_9_1_10": 5}, "Notes": {"any": "thing"}, "Kind": 7, "Flag": "true"}) == {
@@ -161,3 +173,24 @@ def test_values_a_real_form_refuses_are_wrong_type(values, message) -> None:
     assert err.value.reason is DeadLetterReason.WRONG_TYPE
     assert err.value.detail.startswith(f"OpenText says {message}")
 
+
+
+def test_set_rows_are_keyed_by_member_key_as_the_form_shows_them() -> None:
+    """A create sends a set's rows keyed by member *key*: OpenText refuses member names ("non-matching
+    attribute ('Party')"). One row given as an object stays one object."""
+    assert contract(Parties=[{"Party": "ACME"}, {"party": "Initech"}], Rating={"Score": 5}) == {
+        "500": {"500_7": [{"500_7_x_8": "ACME"}, {"500_7_x_8": "Initech"}], "500_9": {"500_9_1_10": 5}}}
+
+
+@pytest.mark.parametrize(("values", "reason", "message"), [
+    ({"Parties": [{"Party": {"name": "ACME"}}]}, DeadLetterReason.WRONG_TYPE,
+     'OpenText says Contract.Parties[1].Party (500_7_x_8) is string: it cannot take object {"name":"ACME"}'),
+    ({"Parties": [{"Party": "ACME"}, {"Phone": "1"}]}, DeadLetterReason.MAPPING_FAILED,
+     "unknown attribute of set 'Parties': 'Phone'; the template has ['Party']"),
+    ({"Parties": "ACME"}, DeadLetterReason.MAPPING_FAILED,
+     "set 'Parties' of category 'Contract' takes a list of rows (objects by attribute name), got str"),
+])
+def test_set_rows_a_create_cannot_send_are_refused(values: dict, reason: DeadLetterReason, message: str) -> None:
+    with pytest.raises(MappingError) as err:
+        contract(**values)
+    assert err.value.reason is reason and err.value.detail == message

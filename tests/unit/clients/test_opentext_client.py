@@ -13,12 +13,7 @@ import pytest
 from pydantic import HttpUrl, SecretStr
 
 from tests.unit.clients.support import admin, settings_for
-from xstream.clients.opentext import (
-    BusinessObjectRef,
-    OpenTextClient,
-    WorkspaceCreateRequest,
-    resolve_categories,
-)
+from xstream.clients.opentext import BusinessObjectRef, OpenTextClient, WorkspaceCreateRequest
 from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 from xstream.errors import (
     AlreadyExists,
@@ -32,6 +27,7 @@ from xstream.errors import (
 )
 from xstream.http.status import CONTENT_SERVER, classify
 from xstream.settings import OpenTextSettings
+from xstream.transform.opentext_requests import create_categories
 
 BO = BusinessObjectRef(ext_system_id="SAP", bo_type="KNA1", bo_id="0000050031")
 
@@ -41,7 +37,7 @@ async def customer_request(client: OpenTextClient, name: str = "ACME Corp", bo: 
     (customer,) = [t for t in await client.workspace_types() if t.name == "Customer"]
     template = customer.templates[0]
     keys = await client.category_keys(template.id)
-    categories = resolve_categories(keys, {"Customer": {"Account Number": bo.bo_id, "Region": "EMEA"}})
+    categories = create_categories(keys, {"Customer": {"Account Number": bo.bo_id, "Region": "EMEA"}})
     return WorkspaceCreateRequest(template_id=template.id, wksp_type_id=customer.id, name=name,
                                   business_object=bo, categories=categories)
 
@@ -88,7 +84,7 @@ async def test_workspace_types_and_category_keys_are_cached(client, emulator) ->
 async def test_unknown_attribute_name_fails_before_any_create(client, emulator) -> None:
     keys = await client.category_keys(2011)
     with pytest.raises(MappingError, match="Colour"):
-        resolve_categories(keys, {"Customer": {"Colour": "red"}})
+        create_categories(keys, {"Customer": {"Colour": "red"}})
 
 
 async def test_expired_tickets_cause_one_relogin_even_for_concurrent_calls(client, emulator) -> None:

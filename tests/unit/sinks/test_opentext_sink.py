@@ -21,7 +21,7 @@ from tests.unit.sinks.support import (
     partition_of,
 )
 from xstream.clients.opentext import OpenTextClient
-from xstream.emulators.opentext import RunningEmulator
+from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 from xstream.errors import DeadLetterReason
 from xstream.model.business import BusinessObject
 from xstream.model.commands import Causation, EnsureWorkspace, UpdateWorkspace
@@ -30,6 +30,9 @@ from xstream.model.status import Outcome
 from xstream.settings import OpenTextSettings
 from xstream.sinks.ledger import Ledger
 from xstream.sinks.opentext import OpenTextSink
+from xstream.transform.catalog import load_catalog
+from xstream.transform.dry_run import create_request_of
+from xstream.transform.opentext_requests import put_body
 
 
 def command(bo_id: str, offset: int, *, position: str | None = None, **overrides: Any) -> EnsureWorkspace:
@@ -297,3 +300,61 @@ async def test_a_right_typed_create_keeps_its_values(sink: OpenTextSink, emulato
     assert result.outcome is Outcome.APPLIED and result.created
     (ws,) = await workspaces(emulator)
     assert {"C-21", "1200", 0.25, True, "2026-03-01"} <= set(ws["categories"].values())
+
+
+
+CONTACTS = [{"Name": "Ada", "Email": "a@x"}, {"Name": "Grace"}]
+
+
+def row_keys(emulator: RunningEmulator, row: int) -> tuple[str, str]:
+    """The keys of row ``row`` of the Customer category's Contacts set (Name, Email) on this emulator."""
+    customer = next(c for c in emulator.state.categories.values() if c.name == "Customer")
+    contacts = next(a for a in customer.attributes if a.title == "Contacts")
+    name, email = (f"{contacts.key}_{row}_{member.attr_id}" for member in contacts.set_attributes)
+    return name, email
+
+
+async def test_a_create_with_set_rows_keys_them_by_member_so_opentext_takes_them(
+    sink: OpenTextSink, emulator: RunningEmulator
+) -> None:
+    """Set rows on create went out keyed by member *name* ({"2006_7": [{"Name": "Ada"}]}) and the server
+    answered 400 "non-matching attribute ('Name')"; they are keyed by member key, as an update's are."""
+    result = await sink.apply(command("30", 1, categories={"Customer": {"Account Number": "30", "Contacts": CONTACTS}}))
+    assert result.outcome is Outcome.APPLIED and result.created, result.detail
+    (name_1, email_1), (name_2, _) = row_keys(emulator, 1), row_keys(emulator, 2)
+    (values,) = await category_values(emulator)
+    assert (values[name_1], values[email_1], values[name_2]) == ("Ada", "a@x", "Grace")
+    changed = await sink.apply(update("30", 2, {"Customer": {"Contacts": [{"Name": "Ada", "Email": "ada@x"}]}}))
+    assert changed.outcome is Outcome.APPLIED
+    (values,) = await category_values(emulator)
+    assert (values[email_1], values.get(name_2)) == ("ada@x", None)  # the second row emptied
+
+
+async def test_the_sink_sends_the_requests_the_dry_run_prints(
+    deploy_on_seed: tuple[OpenTextSink, OpenTextClient],
+) -> None:
+    """On the emulator's plain seed (the ids of the dry-run catalog) the sink's create, built from the
+    server's answers, and the dry-run's, built from the catalog, are one body; so is a PUT on a node."""
+    sink, client = deploy_on_seed
+    create = command("31", 1, categories={"Customer": {"Account Number": "31", "Owner": "j.doe", "Contacts": CONTACTS}})
+    sent = await sink._request_for(create)  # noqa: SLF001 - the request the sink hands to the client
+    assert sent.to_body() == create_request_of(create, load_catalog()).to_body()
+    assert sent.to_body()["roles"]["categories"]["2006"]["2006_7"][1] == {"2006_7_x_8": "Grace"}
+    created = await sink.apply(create)
+    assert created.workspace is not None
+    (node_category,) = await client.node_categories(created.workspace.node_id)
+    changed = {"Region": "Americas", "Contacts": CONTACTS[:1]}  # one row: the node's second row is emptied
+    assert put_body(node_category.keys(), changed) == {"2006_5": "Americas", "2006_7_1_8": "Ada", "2006_7_1_9": "a@x",
+                                                       "2006_7_2_8": None, "2006_7_2_9": None}
+    assert put_body(load_catalog().category_keys("Customer"), changed).items() <= put_body(
+        node_category.keys(), changed).items()  # the dry-run does not know the node's rows: no emptying
+
+
+@pytest.fixture
+async def deploy_on_seed() -> AsyncIterator[tuple[OpenTextSink, OpenTextClient]]:
+    async with await start_opentext_emulator(OpenTextEmulatorConfig()) as plain:
+        settings = OpenTextSettings(base_url=plain.url)
+        sink = OpenTextSink(settings, Ledger(await ledger_store(MemoryLog()), position_order), OpenTextClient(settings))
+        async with OpenTextClient(settings) as client:
+            yield sink, client
+        await sink.close()

@@ -20,35 +20,37 @@ def test_the_shipped_catalog_has_the_ids_of_the_emulator_seed() -> None:
         assert (entry.id, entry.location_id) == (ws_type.id, ws_type.location_id)
         assert {state.templates[t].name: t for t in ws_type.template_ids} == entry.templates
     for category in state.categories.values():
-        entry = catalog.category(category.name)
-        assert entry.id == category.id
-        assert {a.title: a.key for a in category.attributes} == entry.attributes
+        entry = catalog.category_keys(category.name)
+        assert entry.id == str(category.id)
+        assert {a.title: a.key for a in category.attributes} == {a.name: a.key for a in entry.attributes}
         for attr in category.attributes:
-            if attr.set_attributes:
-                assert {s.title: s.key for s in attr.set_attributes} == entry.sets[attr.title]
+            members = entry.attribute(attr.title).members
+            assert {s.title: s.key for s in attr.set_attributes} == {m.name: m.key for m in members or ()}
 
 
 def test_catalog_lookups() -> None:
     catalog = load_catalog()
     assert catalog.template_id("Customer", None) == catalog.template_id("customer", "customer template") == 2011
-    assert catalog.attribute_key("Customer", "status") == "2006_6"
-    assert catalog.row_key("Customer", "Contacts", 3, "Email") == "2006_7_3_9"
-    with pytest.raises(MappingError, match="unknown attribute of category 'Customer': 'Credit Limit'"):
-        catalog.attribute_key("Customer", "Credit Limit")
-    with pytest.raises(ConfigError, match="x.yaml: invalid OpenText catalog"):
-        parse_catalog("workspace_types: {Customer: {id: one}}", "x.yaml")
+    customer = catalog.category_keys("customer")
+    assert (customer.id, customer.name, customer.attribute("status").key) == ("2006", "Customer", "2006_6")
+    assert [m.key for m in customer.attribute("Contacts").members or ()] == ["2006_7_x_8", "2006_7_x_9"]
+    with pytest.raises(MappingError, match="unknown attribute of category 'Customer': 'Credit Limit'; the catalog"):
+        customer.attribute("Credit Limit")
+    with pytest.raises(ConfigError) as caught:  # reported like rules: file, line, field
+        parse_catalog("source: mine\nworkspace_types:\n  Customer: {id: one}\n", "x.yaml")
+    assert "invalid OpenText catalog:\n  x.yaml:3: workspace_types.Customer.id: Input should be a valid integer" \
+        in str(caught.value)
+    with pytest.raises(ConfigError, match="x.yaml:1: set_row_key: Extra inputs are not permitted"):
+        parse_catalog("set_row_key: '{set_key}-{row}'\n", "x.yaml")
 
 
 def test_sample_rules_use_only_names_the_seed_has() -> None:
     catalog = load_catalog()
     for rule in load_rule_files([RULES_DIR]).rules:
         catalog.template_id(rule.workspace.type, rule.workspace.template)
-        for category, attrs in rule.categories.items():
+        for category, attrs in [*rule.categories.items(), *(rule.delete_action or {}).items()]:
             for attr in attrs:
-                catalog.attribute_key(category, attr)
-        for category, attrs in (rule.delete_action or {}).items():
-            for attr in attrs:
-                catalog.attribute_key(category, attr)
+                catalog.category_keys(category).attribute(attr)
 
 
 def test_a_directory_loads_every_rules_file_but_the_catalog(tmp_path: Path) -> None:

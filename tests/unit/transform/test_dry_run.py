@@ -86,10 +86,9 @@ def test_unknown_names_and_bad_records_are_reported_not_raised() -> None:
 
 
 def test_set_rows_use_the_row_key_format() -> None:
-    from xstream.transform.dry_run import put_body
-    catalog = load_catalog()
-    body = put_body(catalog, "Customer", {"Contacts": [{"Name": "Jane", "Email": "j@x"}, {"Name": "Li"}],
-                                          "Owner": "j.doe"})
+    from xstream.transform.opentext_requests import put_body
+    body = put_body(load_catalog().category_keys("Customer"),
+                    {"Contacts": [{"Name": "Jane", "Email": "j@x"}, {"Name": "Li"}], "Owner": "j.doe"})
     assert body == {"2006_7_1_8": "Jane", "2006_7_1_9": "j@x", "2006_7_2_8": "Li", "2006_4": "j.doe"}
 
 

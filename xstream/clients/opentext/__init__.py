@@ -14,12 +14,7 @@ if TYPE_CHECKING:
     from xstream.clients.opentext.category_meta import AttributeInfo, NodeCategory
     from xstream.clients.opentext.client import OpenTextClient
     from xstream.clients.opentext.documents import Download
-    from xstream.clients.opentext.forms import (
-        CategoryInfo,
-        CategoryKeyMap,
-        parse_create_form,
-        resolve_categories,
-    )
+    from xstream.clients.opentext.forms import CategoryKeyMap, parse_create_form
     from xstream.clients.opentext.models import (
         AuditEvent,
         AuditPage,
@@ -51,10 +46,8 @@ _EXPORTS = {
     "Download": "documents",
     "AttributeInfo": "category_meta",
     "NodeCategory": "category_meta",
-    "CategoryInfo": "forms",
     "CategoryKeyMap": "forms",
     "parse_create_form": "forms",
-    "resolve_categories": "forms",
     "file_sha256": "streams",
     "file_source": "streams",
     "ByteSource": "transport",
@@ -88,7 +81,6 @@ __all__ = [
     "BulkUpsertItem",
     "BusinessObjectRef",
     "ByteSource",
-    "CategoryInfo",
     "CategoryKeyMap",
     "DocumentResult",
     "Download",
@@ -114,7 +106,6 @@ __all__ = [
     "file_sha256",
     "file_source",
     "parse_create_form",
-    "resolve_categories",
 ]
 
 

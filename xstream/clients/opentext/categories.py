@@ -3,8 +3,10 @@
 Paths (reference/opentext-api.md 4.1-4.4): ``GET /api/v2/nodes/{id}/categories?metadata`` (values
 and names), ``POST /api/v2/nodes/{id}/categories`` (apply; ``body={"category_id": N}``),
 ``PUT /api/v2/nodes/{id}/categories/{cat_id}`` with ``body=<JSON>`` holding only that category's
-keys (lists and set rows stay unambiguous in JSON), ``GET /api/v2/nodes/{id}?state`` (metadata
-tokens for optimistic locking; a mismatch is 409 -> EditConflict).
+keys (lists and set rows stay unambiguous in JSON; built by
+:func:`xstream.transform.opentext_requests.put_body`, which the dry-run prints),
+``GET /api/v2/nodes/{id}?state`` (metadata tokens for optimistic locking; a mismatch is 409 ->
+EditConflict).
 
 A category that is not on the node yet is applied first. Its id is found by name: from every
 category the client has seen (node metadata, workspace create forms), else in the Categories
@@ -24,7 +26,6 @@ from typing import Any
 from xstream.clients.opentext.base import shape
 from xstream.clients.opentext.category_meta import (
     NodeCategory,
-    category_update,
     find_category,
     is_applied,
     parse_node_categories,
@@ -32,6 +33,7 @@ from xstream.clients.opentext.category_meta import (
 from xstream.clients.opentext.nodes import NodesApi
 from xstream.clients.opentext.transport import json_body
 from xstream.errors import DeadLetterReason, MappingError, SinkRejected
+from xstream.transform.opentext_requests import put_body
 
 log = logging.getLogger(__name__)
 CATEGORIES_VOLUME_TYPE = 133
@@ -109,7 +111,7 @@ class CategoriesApi(NodesApi):
             if category is None:
                 raise MappingError(DeadLetterReason.MAPPING_FAILED,
                                    f"category {name!r} is not on node {node_id} even after applying it")
-            updates.append((name, category, category_update(category, values)))
+            updates.append((name, category, put_body(category.keys(), values)))
         wrote = bool(missing)
         for name, category, update in updates:
             token = metadata_token if not isinstance(metadata_token, Mapping) else metadata_token.get(name)

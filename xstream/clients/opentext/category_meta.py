@@ -6,9 +6,11 @@ per applied category: values flat under ``data.categories`` and, per key, a name
 ``{cat}_{attr}``; a set is an attribute of persona ``set`` (type ``Assoc``) whose members are
 ``{cat}_{set}_x_{attr}`` in metadata and ``{cat}_{set}_{row}_{attr}`` in values (rows 1-based).
 
-:func:`category_update` turns ``{"Status": "Open", "Contacts": [{"Name": "A"}]}`` into
-``{"23228_4": "Open", "23228_5_1_6": "A"}``. A list for a set replaces its rows: members of rows
-beyond the list are emptied (``None``). A dict for a set fills its first row.
+:meth:`NodeCategory.keys` gives the request builders (:mod:`xstream.transform.opentext_requests`)
+what they need to turn ``{"Status": "Open", "Contacts": [{"Name": "A"}]}`` into the PUT body
+``{"23228_4": "Open", "23228_5_1_6": "A"}`` (:func:`~xstream.transform.opentext_requests.put_body`):
+the keys, the types and the rows each set holds now (a list for a set replaces its rows, so members
+of rows beyond the list are emptied).
 
 The metadata also types each attribute (``type_name`` String, Integer, Real, Boolean, Date, User;
 ``persona`` "user"; ``multi_value``; ``max_length`` where the server gives one), so every value is
@@ -29,7 +31,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from xstream.errors import DeadLetterReason, MappingError
+from xstream.transform.opentext_requests import AttributeKey, CategoryKeys, row_key
 
 
 class AttributeInfo(BaseModel):
@@ -48,6 +50,15 @@ class AttributeInfo(BaseModel):
     set_key: str | None = None
     """For a set member: the key of its set (``{cat}_{set}``)."""
 
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` cannot be this attribute's value, as its metadata types it (:func:`value_problem`)."""
+        return value_problem(self.type_name, value, multi_value=self.multi_value, persona=self.persona,
+                             max_length=self.max_length)
+
+    def describe(self) -> str:
+        """The type as a refusal names it, e.g. ``Integer, multi-value``."""
+        return type_label(self.type_name, persona=self.persona, multi_value=self.multi_value)
+
 
 class NodeCategory(BaseModel):
     """One category applied to a node: its id, name, attribute definitions and current values."""
@@ -64,6 +75,16 @@ class NodeCategory(BaseModel):
 
     def members(self, set_key: str) -> list[AttributeInfo]:
         return [a for a in self.attributes if a.set_key == set_key]
+
+    def keys(self) -> CategoryKeys:
+        """This category as the request builders take it: keys and types by name, and the rows each set
+        holds now, so that a PUT of fewer rows empties the rest."""
+        attributes = tuple(
+            AttributeKey(a.key, a.name, members=tuple(AttributeKey(m.key, m.name, m) for m in self.members(a.key)))
+            if a.is_set else AttributeKey(a.key, a.name, a)
+            for a in self.top_level())
+        return CategoryKeys(str(self.id), self.name, attributes, where="the node",
+                            rows={a.key: _row_count(self.values, a.key) for a in self.top_level() if a.is_set})
 
 
 _MEMBER = re.compile(r"^(\d+_\d+)_(?:x|\d+)_(\d+)$")
@@ -114,32 +135,6 @@ def find_category(categories: list[NodeCategory], name: str) -> NodeCategory | N
     return None
 
 
-def category_update(category: NodeCategory, values_by_name: Mapping[str, Any]) -> dict[str, Any]:
-    """Attribute names -> the flat ``{key: value}`` map of a PUT on this category."""
-    update: dict[str, Any] = {}
-    for attr_name, value in values_by_name.items():
-        attr = _pick(attr_name, category.top_level(), f"attribute of category {category.name!r}")
-        if not attr.is_set:
-            update[attr.key] = _checked(category, attr, value)
-            continue
-        rows = [value] if isinstance(value, Mapping) else value
-        if not isinstance(rows, list | tuple) or not all(isinstance(r, Mapping) for r in rows):
-            raise MappingError(DeadLetterReason.MAPPING_FAILED,
-                               f"set {attr.name!r} of category {category.name!r} takes a list of rows "
-                               f"(objects by attribute name), got {type(value).__name__}")
-        members = category.members(attr.key)
-        for row, row_values in enumerate(rows, start=1):
-            for member_name, member_value in row_values.items():
-                member = _pick(member_name, members, f"attribute of set {attr.name!r}")
-                update[_row_key(attr.key, row, member.key)] = _checked(category, member, member_value,
-                                                                       within=f"{attr.name}[{row}].")
-        if not isinstance(value, Mapping):
-            for row in range(len(rows) + 1, _row_count(category.values, attr.key) + 1):
-                for member in members:
-                    update[_row_key(attr.key, row, member.key)] = None
-    return update
-
-
 def values_by_name(category: NodeCategory) -> dict[str, Any]:
     """The category's values by attribute name; a set becomes a list of rows (member name -> value)."""
     named: dict[str, Any] = {}
@@ -148,7 +143,7 @@ def values_by_name(category: NodeCategory) -> dict[str, Any]:
             named[attr.name] = category.values.get(attr.key)
             continue
         members = category.members(attr.key)
-        named[attr.name] = [{m.name: category.values.get(_row_key(attr.key, row, m.key)) for m in members}
+        named[attr.name] = [{m.name: category.values.get(row_key(attr.key, row, m.key)) for m in members}
                             for row in range(1, _row_count(category.values, attr.key) + 1)]
     return named
 
@@ -158,25 +153,10 @@ def is_applied(category: NodeCategory, update: Mapping[str, Any]) -> bool:
     return all(category.values.get(key) == value for key, value in update.items())
 
 
-def _row_key(set_key: str, row: int, member_key: str) -> str:
-    return f"{set_key}_{row}_{member_key.rsplit('_', 1)[1]}"
-
-
 def _row_count(values: Mapping[str, Any], set_key: str) -> int:
     pattern = re.compile(rf"^{re.escape(set_key)}_(\d+)_\d+$")
     rows = [int(m.group(1)) for m in map(pattern.match, values) if m]
     return max(rows, default=0)
-
-
-def _pick(name: str, attributes: list[AttributeInfo], what: str) -> AttributeInfo:
-    matches = [a for a in attributes if a.name == name] or [
-        a for a in attributes if a.name.casefold() == name.strip().casefold()] or [
-        a for a in attributes if a.key == name]
-    if len(matches) == 1:
-        return matches[0]
-    problem = "ambiguous" if matches else "unknown"
-    available = sorted({a.name for a in attributes})
-    raise MappingError(DeadLetterReason.MAPPING_FAILED, f"{problem} {what}: {name!r}; known: {available}")
 
 
 _KINDS = {
@@ -241,19 +221,13 @@ def _fits(kind: str | None, value: str | int | float) -> bool:
     return True  # a type this client does not know: any scalar
 
 
-def _checked(category: NodeCategory, attr: AttributeInfo, value: Any, *, within: str = "") -> Any:
-    problem = value_problem(attr.type_name, value, multi_value=attr.multi_value, persona=attr.persona,
-                            max_length=attr.max_length)
-    if problem is not None:
-        described = attr.type_name or "untyped"
-        if attr.persona.casefold() == "user":
-            described += " (user)"
-        if attr.multi_value:
-            described += ", multi-value"
-        raise MappingError(DeadLetterReason.WRONG_TYPE,
-                           f"OpenText says {category.name}.{within}{attr.name} ({attr.key}) is {described}: "
-                           f"it cannot take {problem}")
-    return value
+def type_label(type_name: str | None, *, persona: str = "", multi_value: bool = False) -> str:
+    """How a refusal names an attribute's type, from the metadata or the create form: ``Integer (user),
+    multi-value``; ``untyped`` when neither gives one."""
+    label = type_name or "untyped"
+    if persona.casefold() == "user":
+        label += " (user)"
+    return label + (", multi-value" if multi_value else "")
 
 
 def _is_integer(value: Any) -> bool:

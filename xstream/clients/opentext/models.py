@@ -1,25 +1,28 @@
-"""Typed values the OpenText client takes and returns; pure pydantic, no I/O."""
+"""Typed values the OpenText client takes and returns; pure pydantic, no I/O.
+
+A workspace to create (:class:`WorkspaceCreateRequest`) is defined with the request builders of the
+pure core (:mod:`xstream.transform.opentext_requests`), so what the sink sends and what a dry-run
+prints are one definition.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+from xstream.model.business import BusinessObject
+from xstream.transform.opentext_requests import WorkspaceCreateRequest as WorkspaceCreateRequest
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class BusinessObjectRef(_Frozen):
-    """The ERP/CRM record a workspace belongs to; OpenText links at most one workspace to it."""
-
-    ext_system_id: NonEmpty
-    bo_type: NonEmpty
-    bo_id: NonEmpty
+BusinessObjectRef = BusinessObject
+"""The ERP/CRM record a workspace belongs to (OpenText links at most one workspace to it): the same
+identity the commands carry."""
 
 
 class Template(_Frozen):
@@ -40,35 +43,6 @@ class WorkspaceRef(_Frozen):
     name: str
     parent_id: int | None = None
     type_id: int | None = None
-
-
-class WorkspaceCreateRequest(_Frozen):
-    template_id: int
-    wksp_type_id: int
-    name: NonEmpty
-    parent_id: int | None = None
-    """None: the server uses the workspace type's fixed location."""
-    description: str = ""
-    business_object: BusinessObjectRef
-    categories: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    """``{cat_id: {"{cat_id}_{attr_id}": value}}``, e.g. from :func:`forms.resolve_categories`."""
-
-    def to_body(self) -> dict[str, Any]:
-        """The JSON of the ``body`` form field of POST /api/v2/businessworkspaces."""
-        body: dict[str, Any] = {
-            "template_id": self.template_id,
-            "wksp_type_id": self.wksp_type_id,
-            "name": self.name,
-            "description": self.description,
-            "ext_system_id": self.business_object.ext_system_id,
-            "bo_type": self.business_object.bo_type,
-            "bo_id": self.business_object.bo_id,
-        }
-        if self.parent_id is not None:
-            body["parent_id"] = self.parent_id
-        if self.categories:
-            body["roles"] = {"categories": self.categories}
-        return body
 
 
 class EnsureResult(_Frozen):

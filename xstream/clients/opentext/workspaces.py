@@ -27,6 +27,7 @@ from xstream.clients.opentext.models import (
 )
 from xstream.clients.opentext.transport import json_body
 from xstream.errors import AlreadyExists, SinkRejected, TargetNotFound
+from xstream.transform.opentext_requests import WORKSPACES, lookup_params
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,7 @@ class WorkspacesApi(ClientBase):
 
     async def find_workspace(self, bo: BusinessObjectRef) -> WorkspaceRef | None:
         """The workspace linked to a business object, searching all workspaces (expanded view)."""
-        params = {"where_ext_system_id": bo.ext_system_id, "where_bo_type": bo.bo_type,
-                  "where_bo_id": bo.bo_id, "expanded_view": "true", "page": "1", "limit": "10"}
-        payload = await self._call("workspaces.search", "GET", "/api/v2/businessworkspaces", params=params)
+        payload = await self._call("workspaces.search", "GET", WORKSPACES, params=lookup_params(bo))
         refs = shape("workspaces.search", lambda: [_workspace_ref(r) for r in payload["results"]])
         if len(refs) > 1:
             log.warning("opentext: %d workspaces for %s/%s/%s, using the oldest", len(refs), bo.ext_system_id,
@@ -61,7 +60,7 @@ class WorkspacesApi(ClientBase):
         """One page of all workspaces of a type (expanded view): the workspaces and whether more follow."""
         params = {"where_workspace_type_id": str(int(type_id)), "expanded_view": "true", "page": str(page),
                   "limit": str(limit)}
-        payload = await self._call("workspaces.search", "GET", "/api/v2/businessworkspaces", params=params)
+        payload = await self._call("workspaces.search", "GET", WORKSPACES, params=params)
 
         def read() -> tuple[list[WorkspaceRef], bool]:
             refs = [_workspace_ref(r) for r in payload["results"]]
@@ -86,7 +85,7 @@ class WorkspacesApi(ClientBase):
 
     async def create_workspace(self, request: WorkspaceCreateRequest) -> int:
         """POST /api/v2/businessworkspaces with ``body=<JSON>``; returns the new node id."""
-        payload = await self._call("workspaces.create", "POST", "/api/v2/businessworkspaces",
+        payload = await self._call("workspaces.create", "POST", WORKSPACES,
                                    data=json_body(request.to_body()))
         return shape("workspaces.create", lambda: int(payload["results"]["id"]))
 
@@ -117,7 +116,7 @@ class WorkspacesApi(ClientBase):
             key_map = parse_create_form(payload)
             for info in key_map.categories:
                 if info.id.isdigit():
-                    self._category_ids.setdefault(info.title.casefold(), int(info.id))
+                    self._category_ids.setdefault(info.name.casefold(), int(info.id))
             self._key_maps[template_id] = key_map
         return self._key_maps[template_id]
 
@@ -144,7 +143,7 @@ class WorkspacesApi(ClientBase):
         One result per request, in order; an entry with ``error_message`` failed on its own.
         """
         body = {"bws_infos": [r.to_body() for r in requests]}
-        payload = await self._call("workspaces.bulk_upsert", "PUT", "/api/v2/businessworkspaces", data=json_body(body))
+        payload = await self._call("workspaces.bulk_upsert", "PUT", WORKSPACES, data=json_body(body))
 
         def read() -> list[BulkUpsertItem]:
             # The wrapper is not documented: a bare array (OpenAPI file), or under results[.data]
