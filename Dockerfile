@@ -28,8 +28,15 @@ RUN --mount=type=cache,target=/root/.cache/pip \
  && python -m compileall -q /opt/venv/lib \
  && xstream --help >/dev/null
 
-# ---- runtime: slim base, the venv, a non-root user; nothing else ----
-FROM ${PYTHON_IMAGE} AS runtime
+# ---- build-demo: the same venv plus the emulators and the embedded broker (docker-compose's emulators) ----
+FROM build AS build-demo
+COPY emulators ./emulators
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install ./emulators \
+ && python -m compileall -q /opt/venv/lib
+
+# ---- base of both images: slim Python, a non-root user ----
+FROM ${PYTHON_IMAGE} AS base
 LABEL org.opencontainers.image.title="xstream" \
       org.opencontainers.image.description="Kafka connector between ERP/CRM systems and OpenText Extended ECM"
 ENV PATH=/opt/venv/bin:$PATH \
@@ -42,6 +49,16 @@ RUN groupadd --system --gid 10001 xstream \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/xstream --no-create-home \
         --shell /usr/sbin/nologin xstream \
  && install -d -o 10001 -g 10001 -m 0750 /var/lib/xstream
+
+# ---- demo: the worker image plus the emulators (development only: `docker build --target demo`) ----
+FROM base AS demo
+COPY --from=build-demo /opt/venv /opt/venv
+WORKDIR /var/lib/xstream
+USER 10001:10001
+ENTRYPOINT ["xstream"]
+
+# ---- runtime (the default target): the product only, no emulators, no embedded broker ----
+FROM base AS runtime
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /var/lib/xstream
 USER 10001:10001

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 import aiohttp
+from xstream_emulators.embedded import EmbeddedBroker
+from xstream_emulators.erp import ErpEmulatorConfig, start_erp_emulator
+from xstream_emulators.notify import DEFAULT_CHANNELS, NotifyEmulatorConfig, start_notify_emulator
+from xstream_emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
 
 from xstream.demo import scenario as sc
 from xstream.demo.harness import HARNESS_TARGETS, Collector, WorkerProcess, produce, wait_ready, worker_env
-from xstream.embedded import EmbeddedBroker
-from xstream.emulators.erp import ErpEmulatorConfig, start_erp_emulator
-from xstream.emulators.notify import DEFAULT_CHANNELS, NotifyEmulatorConfig, start_notify_emulator
-from xstream.emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
 from xstream.kafka import apply_topics
 from xstream.model.record import RecordRef
 from xstream.pipeline import process_cdc

@@ -24,14 +24,14 @@ from typing import Any
 
 import aiohttp
 import orjson
+from xstream_emulators.embedded import EmbeddedBroker, free_port
+from xstream_emulators.erp import ErpEmulatorConfig, start_erp_emulator
+from xstream_emulators.notify import DEFAULT_CHANNELS, NotifyEmulatorConfig, start_notify_emulator
+from xstream_emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
 
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
 from xstream.demo.harness import HARNESS_TARGETS, Collector, WorkerProcess, wait_ready, worker_env
 from xstream.demo.opentext_user import file_document, set_status, workspace_for
-from xstream.embedded import EmbeddedBroker, free_port
-from xstream.emulators.erp import ErpEmulatorConfig, start_erp_emulator
-from xstream.emulators.notify import DEFAULT_CHANNELS, NotifyEmulatorConfig, start_notify_emulator
-from xstream.emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
 from xstream.ingress.checkpoint import PollCheckpoint
 from xstream.ingress.observe import Observer
 from xstream.ingress.poller import Poller

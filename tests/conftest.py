@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-
-from xstream.embedded import EmbeddedBroker
+from xstream_emulators.embedded import EmbeddedBroker
 
 APACHE_KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"  # Apache Kafka 3.6 in KRaft mode
 

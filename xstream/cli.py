@@ -146,8 +146,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _need_emulators(command: str) -> None:
+    """The demo and the emulators come with ``xstream[demo]``; a production install has neither."""
+    import importlib.util
+
+    if importlib.util.find_spec("xstream_emulators") is None:
+        raise ConfigError(f"`xstream {command}` needs the emulators and the embedded broker, which a production "
+                          "install does not carry: pip install 'xstream[demo]' (or use ./dev)")
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
+        _need_emulators("demo")
         from xstream.demo.run import run_demo
 
         _sigterm_as_interrupt()
@@ -232,11 +242,12 @@ def _configured_targets() -> list[str]:
 
 
 def _emulate(args: argparse.Namespace) -> int:
+    _need_emulators("emulate")
     if args.system == "erp":
         return _emulate_erp(args)
     if args.system == "notify":
         return _emulate_notify(args)
-    from xstream.emulators.opentext import (
+    from xstream_emulators.opentext import (
         HookTarget,
         OpenTextEmulatorConfig,
         parse_fault_flags,
@@ -267,7 +278,7 @@ def _emulate(args: argparse.Namespace) -> int:
 
 
 def _emulate_erp(args: argparse.Namespace) -> int:
-    from xstream.emulators.erp import ErpEmulatorConfig, parse_fault_flags, start_erp_emulator
+    from xstream_emulators.erp import ErpEmulatorConfig, parse_fault_flags, start_erp_emulator
 
     faults = _fault_flags(parse_fault_flags, args.faults)
     config = ErpEmulatorConfig(host=args.host, port=args.port, base_path=args.base_path, auth=args.auth, faults=faults)
@@ -281,8 +292,8 @@ def _emulate_erp(args: argparse.Namespace) -> int:
 
 
 def _dry_run(args: argparse.Namespace) -> int:
+    from xstream.dryrun.mapping import explain, value_of_file
     from xstream.transform.catalog import load_catalog
-    from xstream.transform.dry_run import explain, value_of_file
     from xstream.transform.rule_files import RULES_DIR, load_rule_files
 
     rules = load_rule_files([args.rules or RULES_DIR])
@@ -297,7 +308,7 @@ def _dry_run(args: argparse.Namespace) -> int:
 
 
 def _emulate_notify(args: argparse.Namespace) -> int:
-    from xstream.emulators.notify import (
+    from xstream_emulators.notify import (
         DEFAULT_CHANNELS,
         NotifyEmulatorConfig,
         parse_fault_flags,
@@ -344,8 +355,8 @@ def _serve_until_stopped(start: Callable[[], Awaitable[Any]]) -> int:
 
 
 def _status_dry_run(args: argparse.Namespace) -> int:
+    from xstream.dryrun.status import explain
     from xstream.transform.rule_files import STATUS_RULES_DIR, load_status_rule_files
-    from xstream.transform.status_dry_run import explain
 
     rules = load_status_rule_files([args.rules or STATUS_RULES_DIR])
     result = explain(rules, args.event.read_bytes(), previous=args.previous.read_bytes() if args.previous else None,

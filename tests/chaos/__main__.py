@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+from xstream_emulators.embedded import EmbeddedBroker
+
 from tests.chaos.suite import Options, SuiteError, run_suite
-from xstream.embedded import EmbeddedBroker
 
 
 def parse(argv: list[str] | None = None) -> Options:

@@ -20,17 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-
-from xstream.demo.harness import HARNESS_TARGETS, Collector, WorkerProcess, worker_env
-from xstream.embedded import die_with_parent, free_port
-from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
-from xstream.emulators.notify import (
+from xstream_emulators.embedded import die_with_parent, free_port
+from xstream_emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
+from xstream_emulators.notify import (
     DEFAULT_CHANNELS,
     NotifyEmulatorConfig,
     RunningNotifyEmulator,
     start_notify_emulator,
 )
-from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
+from xstream_emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
+
+from xstream.demo.harness import HARNESS_TARGETS, Collector, WorkerProcess, worker_env
 from xstream.kafka import apply_topics
 from xstream.settings import BrokerFlavour, KafkaSettings
 from xstream.topics import Role, TopicCatalog, load_catalog

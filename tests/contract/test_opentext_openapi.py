@@ -17,9 +17,9 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
+from xstream_emulators.opentext import OpenTextEmulatorConfig, build_opentext_app
 
 from tests.contract import openapi
-from xstream.emulators.opentext import OpenTextEmulatorConfig, build_opentext_app
 
 BASE = "/otcs/cs"
 

@@ -10,17 +10,17 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from tests.conftest import Broker
-from xstream.demo.harness import HARNESS_TARGETS, CdcForwarder, Collector, WorkerProcess, worker_env
-from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
-from xstream.emulators.notify import (
+from xstream_emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
+from xstream_emulators.notify import (
     DEFAULT_CHANNELS,
     NotifyEmulatorConfig,
     RunningNotifyEmulator,
     start_notify_emulator,
 )
-from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
+from xstream_emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
+
+from tests.conftest import Broker
+from xstream.demo.harness import HARNESS_TARGETS, CdcForwarder, Collector, WorkerProcess, worker_env
 from xstream.kafka import apply_topics
 from xstream.settings import BrokerFlavour, KafkaSettings
 from xstream.topics import Role, TopicCatalog, load_catalog

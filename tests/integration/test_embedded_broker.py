@@ -9,8 +9,7 @@ import sys
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-from xstream.embedded import EmbeddedBroker, port_open
+from xstream_emulators.embedded import EmbeddedBroker, port_open
 
 
 def pid_alive(pid: int) -> bool:
@@ -49,7 +48,7 @@ def test_broker_stops_when_the_owner_raises() -> None:
 
 
 def test_broker_dies_with_an_owner_that_is_killed() -> None:
-    script = ("from xstream.embedded import EmbeddedBroker; import time\n"
+    script = ("from xstream_emulators.embedded import EmbeddedBroker; import time\n"
               "b = EmbeddedBroker().start(); print(b._proc.pid, flush=True); time.sleep(60)")
     owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     broker_pid = int(owner.stdout.readline())  # type: ignore[union-attr]

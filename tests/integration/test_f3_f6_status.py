@@ -11,13 +11,13 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from xstream_emulators.embedded import free_port
 
 from tests.integration.conftest import Stack
 from tests.integration.test_f1_workspaces import TIMEOUT_S, decoded, quiet
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
 from xstream.demo.harness import Collector
 from xstream.demo.opentext_user import file_document, set_status, workspace_for
-from xstream.embedded import free_port
 from xstream.ingress.signature import sign
 from xstream.settings import OpenTextSettings
 from xstream.topics import Role

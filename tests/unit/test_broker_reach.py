@@ -7,8 +7,8 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from xstream_emulators.embedded import free_port
 
-from xstream.embedded import free_port
 from xstream.errors import BrokerUnreachable, ConfigError
 from xstream.kafka import reach_brokers
 from xstream.publisher import KafkaPublisher

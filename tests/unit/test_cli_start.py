@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from xstream.embedded import free_port
+from xstream_emulators.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {"XSTREAM_TARGETS__ERP__BASE_URL": "http://127.0.0.1:1/api", "XSTREAM_TARGETS__CRM__BASE_URL":

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from xstream_emulators.embedded import die_with_parent, free_port
 
 from xstream.demo.scenario import CdcRecord
-from xstream.embedded import die_with_parent, free_port
 
 log = logging.getLogger(__name__)
 

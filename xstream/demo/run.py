@@ -28,6 +28,15 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from xstream_emulators.embedded import EmbeddedBroker, free_port
+from xstream_emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
+from xstream_emulators.notify import (
+    DEFAULT_CHANNELS,
+    NotifyEmulatorConfig,
+    RunningNotifyEmulator,
+    start_notify_emulator,
+)
+from xstream_emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 
 from xstream.demo import scenario as sc
 from xstream.demo.harness import (
@@ -42,15 +51,6 @@ from xstream.demo.harness import (
     worker_env,
 )
 from xstream.demo.status_phase import StatusStage, run_status_stage
-from xstream.embedded import EmbeddedBroker, free_port
-from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
-from xstream.emulators.notify import (
-    DEFAULT_CHANNELS,
-    NotifyEmulatorConfig,
-    RunningNotifyEmulator,
-    start_notify_emulator,
-)
-from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 from xstream.kafka import apply_topics
 from xstream.settings import BrokerFlavour, KafkaSettings
 from xstream.topics import Role, load_catalog

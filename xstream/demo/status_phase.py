@@ -30,12 +30,12 @@ import orjson
 from pydantic import HttpUrl
 from rich.console import Console
 from rich.table import Table
+from xstream_emulators.erp import RunningErpEmulator
+from xstream_emulators.notify import RunningNotifyEmulator
 
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
 from xstream.demo.harness import Collector, fetch_metrics, metric
 from xstream.demo.opentext_user import file_document, set_status
-from xstream.emulators.erp import RunningErpEmulator
-from xstream.emulators.notify import RunningNotifyEmulator
 from xstream.settings import OpenTextSettings
 
 SIGNED_SUPPLIER, WORKFLOW_SUPPLIER = "0000300001", "0000300000"

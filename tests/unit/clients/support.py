@@ -8,8 +8,7 @@ from typing import Any
 
 import aiohttp
 from pydantic import HttpUrl, SecretStr
-
-from xstream.emulators.opentext import (
+from xstream_emulators.opentext import (
     SEED_TYPES,
     AttributeSeed,
     OpenTextEmulatorConfig,
@@ -17,7 +16,8 @@ from xstream.emulators.opentext import (
     WorkspaceTypeSeed,
     start_opentext_emulator,
 )
-from xstream.emulators.opentext.state import OpenTextState
+from xstream_emulators.opentext.state import OpenTextState
+
 from xstream.settings import OpenTextSettings
 
 CONTRACT_TYPE = WorkspaceTypeSeed(

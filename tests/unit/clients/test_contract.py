@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from xstream_emulators.opentext import RunningEmulator
 
 from tests.unit.clients.support import BytesSource, admin, otds_settings_for, settings_for
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient, WorkspaceCreateRequest
-from xstream.emulators.opentext import RunningEmulator
 from xstream.errors import AnswerLost, SinkBackpressure, SinkUnavailable
 
 TIMEOUT_S = 0.5

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from xstream_emulators.opentext import RunningEmulator
 
 from tests.unit.clients.support import admin, start_typed_emulator
 from xstream.clients.opentext import BusinessObjectRef, CategoryKeyMap, OpenTextClient, WorkspaceCreateRequest
 from xstream.clients.opentext.forms import FormAttribute
-from xstream.emulators.opentext import RunningEmulator
 from xstream.errors import DeadLetterReason, MappingError
 from xstream.transform.opentext_requests import create_categories
 

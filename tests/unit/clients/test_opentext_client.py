@@ -11,10 +11,10 @@ from typing import Any
 import aiohttp
 import pytest
 from pydantic import HttpUrl, SecretStr
+from xstream_emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 
 from tests.unit.clients.support import admin, settings_for
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient, WorkspaceCreateRequest
-from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 from xstream.errors import (
     AlreadyExists,
     AuthenticationFailed,
@@ -106,7 +106,7 @@ async def test_adopting_the_refreshed_ticket_avoids_relogins(http_free_clock_emu
 
 @pytest.fixture
 async def http_free_clock_emulator() -> AsyncIterator[tuple[RunningEmulator, Any]]:
-    from xstream.emulators.opentext import OpenTextState
+    from xstream_emulators.opentext import OpenTextState
 
     class Clock:
         now = 1_700_000_000.0

@@ -7,10 +7,10 @@ import time
 
 import pytest
 from pydantic import SecretStr
+from xstream_emulators.opentext import OpenTextEmulatorConfig, OpenTextState, start_opentext_emulator
 
 from tests.unit.clients.support import BytesSource, admin, otds_settings_for
 from xstream.clients.opentext import OpenTextClient
-from xstream.emulators.opentext import OpenTextEmulatorConfig, OpenTextState, start_opentext_emulator
 from xstream.errors import AuthenticationFailed
 
 

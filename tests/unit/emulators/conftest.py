@@ -10,8 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
+from xstream_emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 
 CUSTOMER_TYPE, CUSTOMER_TEMPLATE, CUSTOMER_CATEGORY, CUSTOMERS_FOLDER = 1, 2011, 2006, 2001
 SUPPLIER_TEMPLATE = 2012

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from xstream_emulators.opentext import OpenTextState
+from xstream_emulators.opentext import categories as cats
+from xstream_emulators.opentext.model import ApiError
 
 from tests.unit.emulators.conftest import CUSTOMER_CATEGORY, DOCUMENT_CATEGORY, ENTERPRISE, Api
-from xstream.emulators.opentext import OpenTextState
-from xstream.emulators.opentext import categories as cats
-from xstream.emulators.opentext.model import ApiError
 
 CAT = CUSTOMER_CATEGORY
 DOC = DOCUMENT_CATEGORY

@@ -8,8 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from xstream.emulators.opentext import (
+from xstream_emulators.opentext import (
     OpenTextEmulatorConfig,
     OpenTextState,
     RunningEmulator,

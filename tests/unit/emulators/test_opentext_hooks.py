@@ -19,6 +19,13 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from xstream_emulators.opentext import (
+    HookTarget,
+    OpenTextEmulatorConfig,
+    RunningEmulator,
+    start_opentext_emulator,
+)
+from xstream_emulators.opentext import hooks as hook_rules
 
 from tests.support.wait import until
 from tests.unit.emulators.conftest import (
@@ -30,13 +37,6 @@ from tests.unit.emulators.conftest import (
     Api,
     login,
 )
-from xstream.emulators.opentext import (
-    HookTarget,
-    OpenTextEmulatorConfig,
-    RunningEmulator,
-    start_opentext_emulator,
-)
-from xstream.emulators.opentext import hooks as hook_rules
 
 SECRET = "s3cr3t-ü"
 DOC = DOCUMENT_CATEGORY

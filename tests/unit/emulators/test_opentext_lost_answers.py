@@ -13,15 +13,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from tests.unit.emulators.conftest import CUSTOMER_TEMPLATE, ENTERPRISE, Api, login
-from xstream.emulators.opentext import (
+from xstream_emulators.opentext import (
     Faults,
     FaultSpecError,
     OpenTextEmulatorConfig,
     parse_fault_flags,
     start_opentext_emulator,
 )
+
+from tests.unit.emulators.conftest import CUSTOMER_TEMPLATE, ENTERPRISE, Api, login
 
 BO = {"where_ext_system_id": "SAP", "where_bo_type": "KNA1", "where_bo_id": "4711"}
 WORKSPACE = {"template_id": CUSTOMER_TEMPLATE, "name": "Lost Co", "ext_system_id": "SAP", "bo_type": "KNA1",

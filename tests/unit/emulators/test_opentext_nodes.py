@@ -171,7 +171,7 @@ async def test_identical_content_is_stored_once(api: Api) -> None:
 
 SERVE = """
 import asyncio
-from xstream.emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
+from xstream_emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
 
 async def main():
     emulator = await start_opentext_emulator(OpenTextEmulatorConfig())

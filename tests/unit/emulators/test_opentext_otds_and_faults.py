@@ -9,10 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from tests.support.wait import until
-from tests.unit.emulators.conftest import Api
-from xstream.emulators.opentext import (
+from xstream_emulators.opentext import (
     Faults,
     FaultSpecError,
     OpenTextEmulatorConfig,
@@ -21,6 +18,9 @@ from xstream.emulators.opentext import (
     parse_fault_flags,
     start_opentext_emulator,
 )
+
+from tests.support.wait import until
+from tests.unit.emulators.conftest import Api
 
 
 async def token(http: aiohttp.ClientSession, emu: RunningEmulator, **form: str) -> tuple[int, Any]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
+from xstream_emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 
 from tests.unit.emulators.conftest import CONTRACT_APPROVAL, CUSTOMER_CATEGORY, DOCUMENT_CATEGORY, Api, login
-from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 
 CAT = CUSTOMER_CATEGORY
 

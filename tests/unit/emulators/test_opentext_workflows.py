@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from xstream_emulators.opentext import RunningEmulator
+
 from tests.unit.emulators.conftest import CONTRACT_APPROVAL, ENTERPRISE, INVOICE_APPROVAL, Api, login
-from xstream.emulators.opentext import RunningEmulator
 
 
 async def test_draft_process_lifecycle_to_completion(api: Api) -> None:

@@ -10,8 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
+from xstream_emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
 
 
 @dataclass

@@ -8,9 +8,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from xstream_emulators.erp import ErpEmulatorConfig, start_erp_emulator
 
 from tests.unit.emulators_erp.conftest import Erp, Hold
-from xstream.emulators.erp import ErpEmulatorConfig, start_erp_emulator
 
 REFERENCE = {"system": "opentext", "document_id": 100123, "document_name": "Supply agreement.pdf",
              "document_url": "https://ecm/app/nodes/100123", "version": 2, "workspace_id": 7,

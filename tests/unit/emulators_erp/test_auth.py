@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from xstream_emulators.erp import ErpEmulatorConfig, ErpState, RunningErpEmulator, start_erp_emulator
 
 from tests.unit.emulators_erp.conftest import Erp
-from xstream.emulators.erp import ErpEmulatorConfig, ErpState, RunningErpEmulator, start_erp_emulator
 
 
 def basic(user: str, password: str) -> dict[str, str]:

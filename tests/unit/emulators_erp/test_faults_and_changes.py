@@ -7,15 +7,15 @@ import time
 
 import aiohttp
 import pytest
-
-from tests.unit.emulators_erp.conftest import Erp
-from xstream.emulators.erp import (
+from xstream_emulators.erp import (
     ErpEmulatorConfig,
     Faults,
     FaultSpecError,
     parse_fault_flags,
     start_erp_emulator,
 )
+
+from tests.unit.emulators_erp.conftest import Erp
 
 
 @pytest.mark.parametrize(("kind", "status", "code"), [("500", 500, "internal_error"),

@@ -6,10 +6,10 @@ import asyncio
 
 import aiohttp
 import pytest
+from xstream_emulators.erp import ApiError, ErpEmulatorConfig, ErpState, start_erp_emulator
+from xstream_emulators.erp.idempotency import IdempotencyStore, StoredAnswer, fingerprint, parse_key
 
 from tests.unit.emulators_erp.conftest import Erp, Hold
-from xstream.emulators.erp import ApiError, ErpEmulatorConfig, ErpState, start_erp_emulator
-from xstream.emulators.erp.idempotency import IdempotencyStore, StoredAnswer, fingerprint, parse_key
 
 
 async def test_same_key_and_body_replays_the_first_answer_without_a_second_change(erp: Erp) -> None:

@@ -9,15 +9,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from tests.unit.emulators_erp.conftest import Erp
-from xstream.emulators.erp import (
+from xstream_emulators.erp import (
     ErpEmulatorConfig,
     Faults,
     FaultSpecError,
     parse_fault_flags,
     start_erp_emulator,
 )
+
+from tests.unit.emulators_erp.conftest import Erp
 
 APPROVAL = {"process": "commercial_approval", "subject": "Supply agreement", "reference": {"document_id": 7},
             "record": {"entity": "suppliers", "id": "0000300001"}}

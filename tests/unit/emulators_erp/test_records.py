@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from xstream_emulators.erp import ErpEmulatorConfig
 
 from tests.unit.emulators_erp.conftest import Erp
-from xstream.emulators.erp import ErpEmulatorConfig
 
 
 async def test_create_then_get(erp: Erp) -> None:

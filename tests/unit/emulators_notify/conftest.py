@@ -9,8 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from xstream.emulators.notify import NotifyEmulatorConfig, RunningNotifyEmulator, start_notify_emulator
+from xstream_emulators.notify import NotifyEmulatorConfig, RunningNotifyEmulator, start_notify_emulator
 
 
 @dataclass

@@ -7,15 +7,15 @@ import time
 
 import aiohttp
 import pytest
-
-from tests.unit.emulators_notify.conftest import Notify, card
-from xstream.emulators.notify import (
+from xstream_emulators.notify import (
     Faults,
     FaultSpecError,
     NotifyEmulatorConfig,
     parse_fault_flags,
     start_notify_emulator,
 )
+
+from tests.unit.emulators_notify.conftest import Notify, card
 
 
 @pytest.mark.parametrize(("kind", "status", "slack_code", "teams_code", "retry_after"), [

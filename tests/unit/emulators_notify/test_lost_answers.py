@@ -8,15 +8,15 @@ import re
 
 import aiohttp
 import pytest
-
-from tests.unit.emulators_notify.conftest import Notify, card
-from xstream.emulators.notify import (
+from xstream_emulators.notify import (
     Faults,
     FaultSpecError,
     NotifyEmulatorConfig,
     parse_fault_flags,
     start_notify_emulator,
 )
+
+from tests.unit.emulators_notify.conftest import Notify, card
 
 
 async def lost_answers(notify: Notify) -> int:

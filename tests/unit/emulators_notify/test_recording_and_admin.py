@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+from xstream_emulators.notify import DEFAULT_CHANNELS, NotifyEmulatorConfig, start_notify_emulator
 
 from tests.unit.emulators_notify.conftest import Notify, card
-from xstream.emulators.notify import DEFAULT_CHANNELS, NotifyEmulatorConfig, start_notify_emulator
 
 SENT = {"Idempotency-Key": '"notify-1"', "X-Xstream-Origin": "xstream", "X-Xstream-Causation": "opentext/doc/7:v2"}
 

@@ -32,6 +32,7 @@ from tests.unit.fuzz.corpus import (
     tagged,
 )
 from xstream.codec import DETAIL_MAX, MAX_COMMAND_NESTING, decode_command, decode_opentext_event, encode
+from xstream.dryrun.status import with_status
 from xstream.errors import DeadLetterReason, DecodeError
 from xstream.model.commands import (
     AnyDownstream,
@@ -43,7 +44,6 @@ from xstream.model.commands import (
 from xstream.model.record import RecordRef
 from xstream.pipeline import Emit, Evaluated, process_cdc, process_opentext
 from xstream.transform.rule_files import RULES_DIR, STATUS_RULES_DIR, load_rule_files, load_status_rule_files
-from xstream.transform.status_dry_run import with_status
 
 WORKSPACE: TypeAdapter[Any] = TypeAdapter(WorkspaceCommand)
 DOWNSTREAM: TypeAdapter[Any] = TypeAdapter(DownstreamCommand)

@@ -30,12 +30,12 @@ from tests.unit.fuzz.corpus import (
     tagged,
 )
 from xstream.codec import MAX_NESTING, decode_command, decode_opentext_event, encode
+from xstream.dryrun.status import with_status
 from xstream.errors import DeadLetterReason
 from xstream.model.commands import DownstreamCommand
 from xstream.model.record import RecordRef
 from xstream.pipeline import Evaluated, Reject, process_opentext
 from xstream.transform.rule_files import STATUS_RULES_DIR, load_status_rule_files
-from xstream.transform.status_dry_run import with_status
 from xstream.transform.status_engine import DocumentMemory
 
 RULES = load_status_rule_files([STATUS_RULES_DIR])

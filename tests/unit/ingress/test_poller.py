@@ -10,15 +10,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
-from xstream.demo.opentext_user import file_document, set_status, workspace_for
-from xstream.emulators.opentext import (
+from xstream_emulators.opentext import (
     OpenTextEmulatorConfig,
     OpenTextState,
     RunningEmulator,
     start_opentext_emulator,
 )
+
+from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
+from xstream.demo.opentext_user import file_document, set_status, workspace_for
 from xstream.ingress.checkpoint import PollCheckpoint
 from xstream.ingress.observe import Observer
 from xstream.ingress.poller import CycleResult, Poller

@@ -13,10 +13,10 @@ import orjson
 import pytest
 from aiokafka.errors import KafkaConnectionError
 from pydantic import SecretStr
+from xstream_emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
 from xstream.demo.opentext_user import file_document, workspace_for
-from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 from xstream.errors import DeadLetterReason
 from xstream.ingress.observe import Observer
 from xstream.ingress.signature import sign

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from pydantic import SecretStr
+from xstream_emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
 
 from tests.support.memory_log import MemoryLog
 from tests.support.wait import until
@@ -27,7 +28,6 @@ from tests.unit.sinks.support import (
     only,
     partition_of,
 )
-from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
 from xstream.errors import (
     AuthenticationFailed,
     DeadLetterReason,

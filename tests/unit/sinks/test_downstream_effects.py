@@ -11,6 +11,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 from pydantic import SecretStr
+from xstream_emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
+from xstream_emulators.notify import NotifyEmulatorConfig, RunningNotifyEmulator, start_notify_emulator
+from xstream_emulators.serving import serve
 
 from tests.support.memory_log import MemoryLog
 from tests.unit.sinks.support import (
@@ -20,9 +23,6 @@ from tests.unit.sinks.support import (
     only,
     partition_of,
 )
-from xstream.emulators.erp import ErpEmulatorConfig, RunningErpEmulator, start_erp_emulator
-from xstream.emulators.notify import NotifyEmulatorConfig, RunningNotifyEmulator, start_notify_emulator
-from xstream.emulators.serving import serve
 from xstream.errors import DeadLetterReason
 from xstream.model.business import BusinessObject
 from xstream.model.commands import Causation, DocumentLink, Notify, RecordPointer, StartApproval

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from xstream_emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 
 from tests.support.memory_log import MemoryLog
 from tests.unit.clients.support import start_typed_emulator
@@ -21,7 +22,7 @@ from tests.unit.sinks.support import (
     partition_of,
 )
 from xstream.clients.opentext import OpenTextClient
-from xstream.emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
+from xstream.dryrun.mapping import create_request_of
 from xstream.errors import DeadLetterReason
 from xstream.model.business import BusinessObject
 from xstream.model.commands import Causation, EnsureWorkspace, UpdateWorkspace
@@ -31,7 +32,6 @@ from xstream.settings import OpenTextSettings
 from xstream.sinks.ledger import Ledger
 from xstream.sinks.opentext import OpenTextSink
 from xstream.transform.catalog import load_catalog
-from xstream.transform.dry_run import create_request_of
 from xstream.transform.opentext_requests import put_body
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 from pydantic import TypeAdapter
+from xstream_emulators.erp import ErpEmulatorConfig, start_erp_emulator
+from xstream_emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
 
 from tests.support.memory_consumer import MemoryConsumer
 from tests.support.memory_log import MemoryLog
@@ -21,8 +23,6 @@ from tests.support.wait import until
 from tests.unit.sinks.support import EFFECTS_TOPIC, LEDGER_TOPIC, effect_store, ledger_store, partition_of
 from xstream.clients.opentext import OpenTextClient
 from xstream.codec import encode
-from xstream.emulators.erp import ErpEmulatorConfig, start_erp_emulator
-from xstream.emulators.opentext import OpenTextEmulatorConfig, start_opentext_emulator
 from xstream.model.business import BusinessObject
 from xstream.model.commands import (
     Causation,

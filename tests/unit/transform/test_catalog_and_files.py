@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from xstream_emulators.opentext.state import OpenTextState
 
-from xstream.emulators.opentext.state import OpenTextState
 from xstream.errors import ConfigError, MappingError
 from xstream.transform.catalog import load_catalog, parse_catalog
 from xstream.transform.rule_files import CATALOG_FILE, RULES_DIR, load_rule_files, rule_file_paths

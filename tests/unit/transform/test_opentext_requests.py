@@ -6,11 +6,11 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from xstream.dryrun.mapping import opentext_requests
 from xstream.errors import DeadLetterReason, MappingError
 from xstream.model.business import BusinessObject
 from xstream.model.commands import Causation, EnsureWorkspace
 from xstream.transform.catalog import load_catalog
-from xstream.transform.dry_run import opentext_requests
 from xstream.transform.opentext_requests import (
     AttributeKey,
     CategoryKeys,
