@@ -28,6 +28,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from xstream.http.server import WebServer
 from xstream.settings import ObservabilitySettings
 
 
@@ -178,20 +179,9 @@ def build_web_app(metrics: Metrics, health: Health) -> web.Application:
     return app
 
 
-class ObservabilityServer:
+class ObservabilityServer(WebServer):
     def __init__(self, settings: ObservabilitySettings, metrics: Metrics, health: Health) -> None:
-        self._settings = settings
-        self._runner = web.AppRunner(build_web_app(metrics, health), access_log=None)
-        self.port: int | None = None
-
-    async def start(self) -> None:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._settings.host, self._settings.port)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1]) if self._runner.addresses else self._settings.port
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
+        super().__init__(build_web_app(metrics, health), settings.host, settings.port)
 
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}

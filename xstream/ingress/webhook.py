@@ -35,6 +35,7 @@ from xstream.errors import (
     SinkUnavailable,
     WebhookRefused,
 )
+from xstream.http.server import WebServer
 from xstream.ingress.hooks import parse_hook
 from xstream.ingress.observe import Observer
 from xstream.ingress.publisher import EventPublisher
@@ -59,17 +60,17 @@ class WebhookServer:
         self._guard = ReplayGuard(settings.tolerance_s)
         app = web.Application(client_max_size=settings.max_body_bytes)
         app.router.add_post(settings.path, self.handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        self.port: int | None = None
+        self._server = WebServer(app, settings.host, settings.port)
+
+    @property
+    def port(self) -> int | None:
+        return self._server.port
 
     async def start(self) -> None:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._settings.host, self._settings.port)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1]) if self._runner.addresses else self._settings.port
+        await self._server.start()
 
     async def stop(self) -> None:
-        await self._runner.cleanup()
+        await self._server.stop()
 
     async def handle(self, request: web.Request) -> web.Response:
         response = await self._handle(request)
