@@ -68,6 +68,11 @@ class Ledger:
                            else entry.position, workspace=link, keys=keys)
         return await self._store.put(business_object, kept, partition=self._store.partition_for(business_object))
 
+    def workspace(self, business_object: str) -> WorkspaceLink | None:
+        """The object's workspace as last applied here or by the partition's previous owner."""
+        entry = self._entry(business_object)
+        return entry.workspace if entry is not None else None
+
     def _entry(self, business_object: str) -> LedgerEntry | None:
         return self._store.get(business_object, self._store.partition_for(business_object))
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 
-from xstream.clients.opentext import BusinessObjectRef, OpenTextClient, WorkspaceCreateRequest
-from xstream.errors import DeadLetterReason, MappingError, SinkUnavailable
+from xstream.clients.opentext import BusinessObjectRef, OpenTextClient, WorkspaceCreateRequest, WorkspaceType
+from xstream.errors import DeadLetterReason, MappingError, SinkRejected, SinkUnavailable, TargetNotFound
 from xstream.model.commands import EnsureWorkspace, UpdateWorkspace
 from xstream.model.results import SinkResult
 from xstream.model.status import WorkspaceLink
@@ -62,11 +62,18 @@ class OpenTextSink:
             log.debug("already applied", extra={"business_object": bo_key, "idempotency_key": command.idempotency_key})
             return SinkResult.already_applied(done)
         try:
-            node_id, created = await self._workspace_for(command)
-            if node_id is None:
+            known = self._ledger.workspace(bo_key)
+            found: int | None
+            if isinstance(command, UpdateWorkspace) and known is not None and await self._update_known(command,
+                                                                                                known.node_id):
+                found, created, changed = known.node_id, False, True
+            else:
+                found, created = await self._workspace_for(command)
+                changed = False
+            if found is None:
                 return SinkResult.already_applied()  # a source delete for an object that never had a workspace
-            changed = False
-            if isinstance(command, UpdateWorkspace) and not created and command.changed:
+            node_id = found
+            if not changed and isinstance(command, UpdateWorkspace) and not created and command.changed:
                 # only the attributes whose source values changed; equal values are not re-sent
                 changed = await self._client.update_categories(node_id, command.changed)
         except Exception as exc:  # noqa: BLE001 - classified once; a poison command must not crash-loop the worker
@@ -75,6 +82,35 @@ class OpenTextSink:
         link = WorkspaceLink(node_id=node_id, url=self._settings.workspace_url(node_id))
         await self._ledger.record(bo_key, command.idempotency_key, position, link)  # durable before the ack
         return SinkResult.applied(link, created=created) if created or changed else SinkResult.already_applied(link)
+
+    async def _update_known(self, command: UpdateWorkspace, node_id: int) -> bool:
+        """An update of a workspace the ledger knows: one PUT per changed category, keyed from the
+        template's create form (cached), with no lookup and no read. False when this cannot be the
+        whole story (nothing changed, a set whose rows must be read, a node that no longer answers as
+        it should): the caller then takes the reading path, which finds out and repairs."""
+        if not command.changed or self._has_sets(command):
+            return False
+        _, template = await self._type_and_template(command)
+        keys = await self._client.category_keys(template)
+        try:
+            for category, values in command.changed.items():
+                await self._client.put_category(node_id, keys.category_keys(category), values)
+        except (TargetNotFound, SinkRejected) as exc:  # gone, or the category is not on it: read and repair
+            log.info("the known workspace did not take a direct update; looking it up",
+                     extra={"business_object": command.kafka_key, "node_id": node_id, "error": str(exc)})
+            return False
+        return True
+
+    @staticmethod
+    def _has_sets(command: UpdateWorkspace) -> bool:
+        return any(isinstance(v, list | dict) for values in command.changed.values() for v in values.values())
+
+    async def _type_and_template(self, command: WorkspaceCommandType) -> tuple[WorkspaceType, int]:
+        """The command's workspace type and template id, by name, from this server's (cached) types."""
+        ws_type = pick([(t.name, t) for t in await self._client.workspace_types()], command.workspace_type,
+                       what="workspace type", where="OpenText")
+        return ws_type, pick_template([(t.name, t.id) for t in ws_type.templates], command.template,
+                                      type_name=ws_type.name, where="OpenText")
 
     async def _workspace_for(self, command: WorkspaceCommandType) -> tuple[int | None, bool]:
         """(node id, created now): ensured from the full metadata, or only looked up for a source delete."""
@@ -88,10 +124,7 @@ class OpenTextSink:
 
     async def _request_for(self, command: WorkspaceCommandType) -> WorkspaceCreateRequest:
         """The create, built by the one request builder from the ids this server gave the command's names."""
-        ws_type = pick([(t.name, t) for t in await self._client.workspace_types()], command.workspace_type,
-                       what="workspace type", where="OpenText")
-        template = pick_template([(t.name, t.id) for t in ws_type.templates], command.template,
-                                 type_name=ws_type.name, where="OpenText")
+        ws_type, template = await self._type_and_template(command)
         # every name resolved and every value checked before a folder is found or made for it
         categories = create_categories(await self._client.category_keys(template), command.create_categories)
         folder_id = None

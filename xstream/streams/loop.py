@@ -349,6 +349,7 @@ class PartitionedLoop:
         """Positions and state first (all new partitions in one read); only then their records: they
         stay paused until ready. A setup that cannot work (state topic with another partition count)
         fails the loop; anything else is tried again."""
+        started = time.monotonic()
         while not any(part.revoked for part in parts):
             try:
                 positions = [await self._consumer.position(part.tp) for part in parts]
@@ -368,6 +369,9 @@ class PartitionedLoop:
                 part.tracker.committed(position)  # where the group stands: nothing to commit until past it
                 part.ready = True
                 self._loading.pop(part.tp, None)
+            log.info("partitions ready", extra={"loop": self.name, "seconds": round(time.monotonic() - started, 3),
+                                                "positions": {str(p.tp): pos for p, pos in zip(parts, positions,
+                                                                                               strict=True)}})
             return
 
     async def revoked(self, revoked: Iterable[TopicPartition]) -> None:

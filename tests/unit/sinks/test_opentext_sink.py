@@ -156,16 +156,36 @@ async def test_an_update_sends_only_the_changed_attributes(sink: OpenTextSink, e
     assert "Asia Pacific" in values.values() and "9" in values.values()
 
 
-async def test_an_update_whose_values_opentext_already_holds_changes_nothing(
+async def test_an_update_of_a_known_workspace_is_one_put_and_nothing_else(
     sink: OpenTextSink, emulator: RunningEmulator
 ) -> None:
+    """The ledger knows the workspace and the create form gives the keys: no lookup, no read, one PUT."""
     await sink.apply(command("9b", 1))
     calls = await admin(emulator, "calls")
-    result = await sink.apply(update("9b", 2, {"Customer": {"Region": "Europe"}}))
-    assert result.finished and result.outcome is not Outcome.REJECTED and result.workspace is not None
+    result = await sink.apply(update("9b", 2, {"Customer": {"Region": "Asia Pacific"}}))
+    assert result.outcome is Outcome.APPLIED and result.workspace is not None
     after = await admin(emulator, "calls")
-    assert after.get("categories.update", 0) == calls.get("categories.update", 0)  # no PUT
-    assert after.get("workspaces.create", 0) == calls.get("workspaces.create", 0)
+    assert {op: n - calls.get(op, 0) for op, n in after.items() if n != calls.get(op, 0)} == {"categories.update": 1}
+    (ws,) = await workspaces(emulator)
+    assert "Asia Pacific" in ws["categories"].values()
+
+
+async def test_a_known_workspace_that_lost_its_category_is_read_and_repaired(
+    sink: OpenTextSink, emulator: RunningEmulator
+) -> None:
+    """A direct PUT the node refuses (its category was removed in OpenText) falls back to the reading
+    path, which applies the category again and writes the value."""
+    first = await sink.apply(command("9c", 1))
+    assert first.workspace is not None
+    node = first.workspace.node_id
+    state = await admin(emulator, "state")
+    (cat_id,) = {k.split("_")[0] for ws in state["workspaces"] if ws["id"] == node for k in ws["categories"]}
+    # a user removes the category in OpenText (through the REST API, with the sink's own session)
+    await sink._client._call("categories.delete", "DELETE", f"/api/v2/nodes/{node}/categories/{cat_id}")
+    result = await sink.apply(update("9c", 2, {"Customer": {"Region": "Asia Pacific"}}))
+    assert result.outcome is Outcome.APPLIED
+    (ws,) = [w for w in await workspaces(emulator) if w["id"] == node]
+    assert "Asia Pacific" in ws["categories"].values()
 
 
 async def test_an_update_for_an_unknown_object_creates_its_workspace_with_full_metadata(
