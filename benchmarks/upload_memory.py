@@ -4,7 +4,8 @@
 
 Starts the OpenText emulator as a separate process (``python -m xstream emulate opentext``), writes
 a file of random bytes into a temporary directory (in chunks), uploads it with
-``OpenTextClient.upload_document`` streaming from the file, uploads it again (same content:
+``OpenTextClient.upsert_document`` streaming from the file (Large File Upload above the emulator's
+default threshold of 16 MiB, in parts of 8 MiB), uploads it again (same content:
 "unchanged", decided by a streamed download and hash), downloads it streaming into a file and
 compares SHA-256. Prints this process's peak RSS (VmHWM) before and after, and MB/s per step.
 Target: the client's peak RSS stays under 100 MB whatever the file size. The emulator process is
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from pydantic import HttpUrl
 
-from xstream.clients.opentext import OpenTextClient, file_sha256, file_source
+from xstream.clients.opentext import OpenTextClient, file_body, file_sha256
 from xstream.settings import OpenTextSettings
 
 MIB = 1 << 20
@@ -115,13 +116,12 @@ async def run(url: str, path: Path, size: int, chunk: int, work: Path) -> dict[s
         await client.login()
         folder = await client.ensure_folder_path(2000, ["Benchmarks"])
         started = time.perf_counter()
-        created = await client.upload_document(folder, path.name, file_source(path, chunk_size=chunk), size=size,
-                                               mime_type="application/octet-stream", sha256=digest)
+        body = file_body(path, media_type="application/octet-stream", chunk_size=chunk)
+        created = await client.upsert_document(folder, path.name, body, size=size, sha256=digest)
         figures["upload_mb_s"] = mb / (time.perf_counter() - started)
         figures["upload_action"] = created.action
         started = time.perf_counter()
-        again = await client.upload_document(folder, path.name, file_source(path, chunk_size=chunk), size=size,
-                                             mime_type="application/octet-stream", sha256=digest)
+        again = await client.upsert_document(folder, path.name, body, size=size, sha256=digest)
         figures["unchanged_check_mb_s"] = mb / (time.perf_counter() - started)
         figures["second_action"] = again.action
         started = time.perf_counter()

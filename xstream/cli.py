@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
                          "attributes changed, workflow finished) to URL, e.g. xstream's webhook (repeatable)")
     ot.add_argument("--hook-secret", default=None, metavar="SECRET",
                     help="the shared secret the hooks sign with (HMAC-SHA256); required with --hook")
+    ot.add_argument("--large-files", default="", metavar="SPEC",
+                    help="Large File Upload (/v2/multipart), e.g. min_size=1MiB,part_size=256KiB,max_size=2GiB,"
+                         "session_lifetime_s=3600,max_retries=3,enabled=false (default: on from 16 MiB, 8 MiB parts)")
+    ot.add_argument("--public-url", default=None, metavar="URL",
+                    help="scheme and host of the links copylink gives (default: the address each request came to)")
 
     erp = esub.add_parser(
         "erp", help="generic ERP/CRM REST API emulator (records, Idempotency-Key, change log for CDC)",
@@ -251,6 +256,7 @@ def _emulate(args: argparse.Namespace) -> int:
         HookTarget,
         OpenTextEmulatorConfig,
         parse_fault_flags,
+        parse_large_file_flags,
         start_opentext_emulator,
     )
 
@@ -264,9 +270,14 @@ def _emulate(args: argparse.Namespace) -> int:
         hooks = tuple(HookTarget(url=url, secret=args.hook_secret) for url in args.hook)
     except ValueError as exc:
         raise ConfigError(f"--hook: {exc}") from exc
+    try:
+        large_files = parse_large_file_flags(args.large_files)
+    except ValueError as exc:
+        raise ConfigError(f"--large-files: {exc}") from exc
     config = OpenTextEmulatorConfig(host=args.host, port=args.port, base_path=args.base_path, users=users,
                                     ticket_lifetime_s=args.ticket_lifetime, db_path=args.db,
-                                    content_dir=args.content_dir, faults=faults, hooks=hooks)
+                                    content_dir=args.content_dir, faults=faults, hooks=hooks,
+                                    large_files=large_files, public_url=args.public_url)
 
     async def start() -> Any:
         emulator = await start_opentext_emulator(config)

@@ -11,10 +11,10 @@ fails at the end, before anything is acknowledged. Pure: no I/O here, the ports 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeAlias
 
 from xstream.errors import XStreamError
 
@@ -52,6 +52,15 @@ class Body(Protocol):
     def info(self) -> ContentInfo: ...
 
     def chunks(self) -> AsyncIterator[bytes]: ...
+
+
+BodyOpener: TypeAlias = Callable[[], AbstractAsyncContextManager[Body]]
+"""Opens a body from its start, each time it is called (``functools.partial(source.open, ref)``).
+
+A sink that may have to read a body twice takes an opener, not a body: a body streams once, but an
+upload may need to start again (a Large File Upload session that expired, the one repeat of a
+request after a fresh login), and each opening is a context of its own, so whatever it holds (a
+connection to the source system, a file) is released when that attempt ends, however it ends."""
 
 
 class ContentSource(Protocol):

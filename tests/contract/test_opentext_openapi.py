@@ -17,11 +17,13 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from xstream_emulators.opentext import OpenTextEmulatorConfig, build_opentext_app
+from xstream_emulators.opentext import LargeFileSettings, OpenTextEmulatorConfig, build_opentext_app
 
 from tests.contract import openapi
 
 BASE = "/otcs/cs"
+PART = 1024
+LARGE_FILES = LargeFileSettings(min_size=2 * PART, max_size=1 << 20, part_size=PART)
 
 
 @dataclass
@@ -54,7 +56,7 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def app() -> web.Application:
-    return build_opentext_app(OpenTextEmulatorConfig())
+    return build_opentext_app(OpenTextEmulatorConfig(large_files=LARGE_FILES))
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +151,56 @@ async def scenario_nodes_and_documents(r: Recorder, ctx: dict[str, Any]) -> None
     ctx.update(folder_id=folder_id, document_id=doc_id)
 
 
+def part(content: bytes) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("part_content", content, filename="part", content_type="application/octet-stream")
+    return form
+
+
+async def scenario_large_files_and_versions(r: Recorder, ctx: dict[str, Any]) -> None:
+    folder, doc = ctx["folder_id"], ctx["document_id"]
+    await r.call("GET", "/v2/multipart/settings")
+    content = bytes(range(256)) * 10  # 2560 bytes: three parts
+    start = {"file_name": "Annex.pdf", "file_size": str(len(content)), "mime_type": "application/pdf"}
+    await r.call("POST", "/v2/multipart", data=start | {"file_size": "1"}, expect=500)
+    key = (await r.call("POST", "/v2/multipart", data=start))["upload_key"]
+    await r.call("POST", f"/v2/multipart/{key}", expect=500)  # nothing uploaded yet
+    await r.call("POST", f"/v2/multipart/{key}/4", data=part(content[:PART]), expect=500)
+    for number in (1, 2, 3):
+        await r.call("POST", f"/v2/multipart/{key}/{number}", data=part(content[(number - 1) * PART:number * PART]))
+    await r.call("POST", f"/v2/multipart/{key}/1", data=part(content[:PART]), expect=500)  # already uploaded
+    await r.call("POST", f"/v2/multipart/{key}")
+    await r.call("POST", "/v2/nodes", data=body({"type": 144, "parent_id": folder, "name": "Annex.pdf",
+                                                 "upload_key": key}))
+    await r.call("POST", "/v2/nodes", data=body({"type": 144, "parent_id": folder, "name": "Annex 2.pdf",
+                                                 "upload_key": key}), expect=400)  # used up
+    again = (await r.call("POST", "/v2/multipart", data=start))["upload_key"]
+    for number in (1, 2, 3):
+        await r.call("POST", f"/v2/multipart/{again}/{number}", data=part(content[(number - 1) * PART:number * PART]))
+    await r.call("POST", f"/v2/multipart/{again}")
+    await r.call("POST", f"/v2/nodes/{doc}/versions", data={"upload_key": again, "description": "annexed"})
+    cancelled = (await r.call("POST", "/v2/multipart", data=start))["upload_key"]
+    await r.call("DELETE", f"/v2/multipart/{cancelled}")
+    await r.call("DELETE", f"/v2/multipart/{cancelled}", expect=500)
+    await r.call("POST", f"/v2/nodes/{doc}/versions/1/lock")
+    await r.call("GET", f"/v2/nodes/{doc}/versions/1")
+    await r.call("DELETE", f"/v2/nodes/{doc}/versions/1", expect=400)
+    await r.call("PUT", f"/v2/nodes/{doc}/versions/1", data={"description": "frozen"}, expect=400)
+    await r.call("POST", f"/v2/nodes/{doc}/versions/1/unlock")
+    await r.call("POST", f"/v2/nodes/{doc}/versions/99/lock", expect=500)
+    await r.call("PUT", f"/v2/nodes/{doc}/versions/1", data={"description": "first draft"})
+    await r.call("DELETE", f"/v2/nodes/{doc}/versions/1")
+    await r.call("POST", f"/v2/nodes/{doc}/versions/2/promote", expect=500)  # standard versioning
+    form = aiohttp.FormData()
+    form.add_field("file", b"%PDF-1.7 approved", filename="MSA.pdf", content_type="application/pdf")
+    form.add_field("add_major_version", "true")
+    await r.call("POST", f"/v2/nodes/{doc}/versions", data=form)
+    await r.call("POST", f"/v2/nodes/{doc}/versions/2/promote", data={"description": "approved copy"})
+    await r.call("GET", f"/v2/nodes/{doc}/versions?order=desc&limit=1")
+    await r.call("GET", f"/v2/nodes/{doc}/copylink")
+    await r.call("GET", "/v2/nodes/999999/copylink", expect=404)
+
+
 async def scenario_categories(r: Recorder, ctx: dict[str, Any]) -> None:
     doc, cat = ctx["document_id"], ctx["category_id"]
     await r.call("POST", f"/v2/nodes/{doc}/categories", data=body({"category_id": cat, f"{cat}_2": "42"}))
@@ -218,7 +270,8 @@ async def scenario_workspace_extras(r: Recorder, ctx: dict[str, Any]) -> None:
 async def exercised(recorder: Recorder) -> Recorder:
     await scenario_auth_and_server(recorder)
     ctx = await scenario_workspaces(recorder)
-    for step in (scenario_nodes_and_documents, scenario_categories, scenario_workflows, scenario_workspace_extras):
+    for step in (scenario_nodes_and_documents, scenario_large_files_and_versions, scenario_categories,
+                 scenario_workflows, scenario_workspace_extras):
         await step(recorder, ctx)
     await recorder.call("DELETE", "/v1/auth")
     return recorder

@@ -8,9 +8,8 @@ a workflow step would through the Content Server REST API.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 
-from xstream.clients.opentext import BusinessObjectRef, OpenTextClient, WorkspaceCreateRequest
+from xstream.clients.opentext import BusinessObjectRef, OpenTextClient, WorkspaceCreateRequest, bytes_body
 
 DOCUMENT_CATEGORY = "Document"
 
@@ -27,12 +26,9 @@ async def file_document(client: OpenTextClient, parent_id: int, name: str, *, do
                         content: bytes | None = None) -> int:
     """Upload a document with its Document category (type and status) set; returns its node id."""
     data = content if content is not None else f"%PDF-1.7 {name}".encode()
-
-    async def source() -> AsyncIterator[bytes]:
-        yield data
-
-    result = await client.upload_document(
-        parent_id, name, source, size=len(data), mime_type="application/pdf", sha256=hashlib.sha256(data).hexdigest(),
+    result = await client.upsert_document(
+        parent_id, name, bytes_body(data, name, "application/pdf"), size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
         categories={DOCUMENT_CATEGORY: {"Document Type": document_type, "Status": status}})
     return result.node_id
 

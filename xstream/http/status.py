@@ -17,7 +17,8 @@ other status:
 A :class:`StatusPolicy` says how one server's dialect differs: whether an empty 2xx is an answer,
 and a hook that reads some answers more precisely before the generic rules (:data:`CONTENT_SERVER`:
 ``{"error": ..., "errorDetail": ...}`` bodies, 500 "already exists" -> AlreadyExists, 400/500
-"Could not get a node" / "could not be accessed" -> TargetNotFound; reference/opentext-api.md 8).
+"Could not get a node" / "could not be accessed" -> TargetNotFound, the 500 refusals of Large File
+Upload and promote -> SinkRejected; reference/opentext-api.md 8).
 """
 
 from __future__ import annotations
@@ -70,12 +71,23 @@ def _content_server(status: int, is_json: bool, text: str) -> type[SinkError] | 
         return TargetNotFound
     if status == 500 and is_json and "already exists" in lowered:
         return AlreadyExists  # a duplicate name; an HTML 500 saying so is an overloaded front end
+    if status == 500 and is_json and any(message in lowered for message in _REFUSED_500):
+        return SinkRejected
     return None
 
 
 _NOT_FOUND = ("could not get a node", "could not be accessed")
 """Messages of unknown nodes: "Could not get a node for {id}" and "Sorry, the item you requested
 could not be accessed" (not found and no permission deliberately conflated by Content Server)."""
+
+_REFUSED_500 = ("invalid block size", "invalid blockid", "cannot close an empty or already closed upload",
+                "either the uploadkey is invalid", "which is using standard versioning")
+"""500s that are refusals, not outages (sending the same again cannot help): Large File Upload's
+"Invalid block size: ...", "Invalid BlockID: ..." (also "... has already been uploaded", which a
+client resending a part reads as done), "Invalid status. Cannot close an empty or already closed
+upload.", "Failed to complete request. Either the UploadKey is invalid, ..." and promote's "You
+cannot promote a version for {name} which is using standard versioning". "Multipart Upload session
+expired" stays retriable: a new session will do."""
 
 CONTENT_SERVER = StatusPolicy(empty_2xx_ok=False, reading=_content_server)
 """OpenText Content Server: every API answer is JSON, so an empty or HTML 200 is an overloaded front

@@ -24,6 +24,7 @@ from aiohttp.typedefs import Middleware
 from xstream_emulators.opentext import (
     routes_auth,
     routes_documents,
+    routes_multipart,
     routes_nodes,
     routes_workflows,
     routes_workspaces,
@@ -63,7 +64,7 @@ def build_opentext_app(config: OpenTextEmulatorConfig, state: OpenTextState | No
     app.on_startup.append(_start_hooks)
     app.on_shutdown.append(_stop_hooks)
     api = f"{config.base_path}/api"
-    for module in (routes_auth, routes_workspaces, routes_nodes, routes_documents, routes_workflows):
+    for module in (routes_auth, routes_workspaces, routes_nodes, routes_documents, routes_multipart, routes_workflows):
         module.add_routes(app.router, api)
     add_admin_routes(app, state)
     return app

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from xstream_emulators.opentext.faults import Faults
 from xstream_emulators.opentext.hooks import HookTarget
+from xstream_emulators.opentext.multipart import LargeFileSettings
 
-__all__ = ["HookTarget", "OpenTextEmulatorConfig"]
+__all__ = ["HookTarget", "LargeFileSettings", "OpenTextEmulatorConfig"]
 
 
 @dataclass
@@ -32,6 +33,11 @@ class OpenTextEmulatorConfig:
     """Initial fault injection (also what /admin/reset returns to); see faults.parse_fault_flags."""
     hooks: tuple[HookTarget, ...] = ()
     """Server-side event hooks posted to from the start (also what /admin/reset returns to); see ``hooks``."""
+    large_files: LargeFileSettings = field(default_factory=LargeFileSettings)
+    """Large File Upload (``/v2/multipart``): enabled, min/max file size, part size, session lifetime."""
+    public_url: str | None = None
+    """Scheme and host users reach the server at (``https://ecm.example.com``), for the links of
+    ``copylink``; None = the scheme and host each request came to."""
 
     def __post_init__(self) -> None:
         self.hooks = tuple(self.hooks)
@@ -45,3 +51,5 @@ class OpenTextEmulatorConfig:
                 self.content_dir = self.db_path.with_name(f"{self.db_path.stem}-content")
         if self.content_dir is not None:
             self.content_dir = Path(self.content_dir)
+        if self.public_url is not None:
+            self.public_url = self.public_url.rstrip("/")

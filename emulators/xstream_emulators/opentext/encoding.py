@@ -48,8 +48,10 @@ async def read_params(request: web.Request) -> dict[str, Any]:
     return form.params
 
 
-async def read_form(request: web.Request, store: ContentStore | None) -> Form:
-    """Parameters plus the uploaded files (streamed into ``store``; dropped when it is None)."""
+async def read_form(request: web.Request, store: ContentStore | None, *, file_fields: tuple[str, ...] = ()) -> Form:
+    """Parameters plus the uploaded files (streamed into ``store``; dropped when it is None).
+    ``file_fields``: fields that are files even when their part names no file (a Large File
+    Upload's ``part_content``, which clients send with or without a file name)."""
     params: dict[str, Any] = _multi(request.query.items())
     if not request.body_exists:
         return Form(params)
@@ -59,7 +61,7 @@ async def read_form(request: web.Request, store: ContentStore | None) -> Form:
             raise ApiError(400, "The request body must be a JSON object.")
         return Form(params | decoded)
     if request.content_type == "multipart/form-data":
-        fields, files = await _read_multipart(request, store)
+        fields, files = await _read_multipart(request, store, file_fields)
         return Form(params | merge_form(fields), files)
     if request.content_type == "application/x-www-form-urlencoded":
         try:
@@ -76,7 +78,8 @@ async def read_form(request: web.Request, store: ContentStore | None) -> Form:
     return Form(params)
 
 
-async def _read_multipart(request: web.Request, store: ContentStore | None) -> tuple[dict[str, Any], dict[str, Upload]]:
+async def _read_multipart(request: web.Request, store: ContentStore | None,
+                          file_fields: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Upload]]:
     fields: list[tuple[str, str]] = []
     files: dict[str, Upload] = {}
     try:
@@ -85,13 +88,13 @@ async def _read_multipart(request: web.Request, store: ContentStore | None) -> t
             if not isinstance(part, BodyPartReader):
                 raise ApiError(400, "Nested multipart bodies are not supported.")
             name = part.name or ""
-            if part.filename is None:
+            if part.filename is None and name not in file_fields:
                 fields.append((name, await _read_text(part)))
             elif store is None or name in files:
                 while await part.read_chunk(CHUNK_SIZE):
                     pass
             else:
-                upload = store.begin(part.filename, part.headers.get("Content-Type", ""))
+                upload = store.begin(part.filename or name, part.headers.get("Content-Type", ""))
                 files[name] = upload
                 while chunk := await part.read_chunk(CHUNK_SIZE):
                     upload.write(chunk)

@@ -135,6 +135,10 @@ class Version:
     description: str = ""
     id: int = 0
     """The version's own id (``version_id``), from the node id counter."""
+    locked: bool = False
+    """Locked against modify and delete (``POST .../versions/{n}/lock``); the node itself stays editable."""
+    locked_date: str | None = None
+    locked_user_id: int | None = None
 
 
 @dataclass
@@ -161,6 +165,9 @@ class Node:
     """external_create_date / external_modify_date / external_source / external_identity(_type)."""
     original_id: int = 0
     """For a shortcut (subtype 1): the node it points to; 0 for every other node, as the server sends it."""
+    advanced_versioning: bool = False
+    """Major/minor versions: asked for at create (``advanced_versioning``) or by a first ``add_major_version``.
+    Only such a document can promote a version to the next major one."""
 
     def __post_init__(self) -> None:
         self.modify_date = self.modify_date or self.create_date
@@ -177,6 +184,10 @@ class Node:
     @property
     def latest(self) -> Version | None:
         return self.versions[-1] if self.versions else None
+
+    def version(self, number: int) -> Version | None:
+        """Version ``number``: numbers are never reused, so after a delete they have gaps."""
+        return next((v for v in self.versions if v.number == number), None)
 
 
 @dataclass

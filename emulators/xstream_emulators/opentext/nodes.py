@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from xstream_emulators.opentext import categories as cats
-from xstream_emulators.opentext.documents import add_first_version
+from xstream_emulators.opentext.documents import add_first_version, flag
 from xstream_emulators.opentext.model import (
     AUDIT_DELETE,
     AUDIT_MOVE,
@@ -69,7 +69,8 @@ def container(state: OpenTextState, parent_id: int) -> Node:
 
 
 def create(state: OpenTextState, username: str, fields: Mapping[str, Any], upload: Upload | None) -> Node:
-    """POST /v2/nodes: a folder (type 0) or a document (type 144, with a file)."""
+    """POST /v2/nodes: a folder (type 0) or a document (type 144, with a file, or the file of a Large
+    File Upload that the caller looked up by ``upload_key``)."""
     if fields.get("original_id") not in (None, ""):
         raise ApiError(400, "Copying nodes is not supported by this emulator.")
     type_ = int_field(fields, "type", required=True)
@@ -81,15 +82,15 @@ def create(state: OpenTextState, username: str, fields: Mapping[str, Any], uploa
     container(state, parent_id)
     name = check_name(fields.get("name"))
     if type_ == DOCUMENT and upload is None:
-        if fields.get("upload_key"):
-            raise ApiError(400, "Error: File could not be found within the upload directory.")
         raise ApiError(400, "Missing required parameter 'file'")
+    advanced = type_ == DOCUMENT and flag(fields.get("advanced_versioning"))
     grouped = cats.group_flat(state, _role_categories(fields))
     if name in state.children.get(parent_id, {}):
         raise ApiError(500, f"An item with the name '{name}' already exists.")
     user_id = state.user_id(username)
     node = state.add_node(name, type_, parent_id, user_id, description=str(fields.get("description") or ""),
-                          external={k: fields[k] for k in EXTERNAL_FIELDS if fields.get(k) not in (None, "")})
+                          external={k: fields[k] for k in EXTERNAL_FIELDS if fields.get(k) not in (None, "")},
+                          advanced_versioning=advanced)
     cats.apply_initial(state, node, grouped)
     if upload is not None and type_ == DOCUMENT:
         add_first_version(state, node, upload, user_id, str(fields.get("version_description") or ""))

@@ -8,8 +8,9 @@ seeded state. Sessions, tickets, OTDS tokens, call counts and faults are not kep
 server has new ticket keys, so clients log in again), nor are hook registrations and their
 delivery log (set-up like faults: a restart begins with the configured hooks). Shortcuts and
 workflow attachments folders are nodes like any other (``original_id`` in the node blob), a
-process's ``finished_date`` is in its blob; files written before those fields load with their
-defaults. Document content stays in ``content_dir``.
+process's ``finished_date`` is in its blob, so are a version's lock and a document's versioning
+mode; files written before those fields load with their defaults. Large File Upload sessions are
+not kept (like tickets). Document content stays in ``content_dir``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
-"""Node routes: create folder/document, read, rename/move/reserve, delete, browse children, name
-validation, audit trail, and the categories of a node (reference 4, 5, 7.3)."""
+"""Node routes: create folder/document (a file or a Large File Upload's ``upload_key``), read,
+rename/move/reserve, delete, browse children, name validation, audit trail, the copy link, and the
+categories of a node (reference 4, 5, 7.3).
+
+The copy link is what Content Server's "Copy link" gives a user: ``{public base}/app/nodes/{id}``
+(the Smart View address of the node), the public base being ``public_url`` of the configuration
+(or the scheme and host the request came to) and the base path."""
 
 from __future__ import annotations
 
@@ -8,12 +13,21 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from xstream_emulators.opentext import audit, nodes, views
+from xstream_emulators.opentext import audit, multipart, nodes, views
 from xstream_emulators.opentext import categories as cats
 from xstream_emulators.opentext import views_more as more
 from xstream_emulators.opentext.encoding import read_form, read_params
 from xstream_emulators.opentext.model import NOT_ACCESSIBLE, VOLUME_TYPES, ApiError, Node
-from xstream_emulators.opentext.web_common import json, page_limit, path_int, state_of, user_id, username
+from xstream_emulators.opentext.routes_documents import file_or_upload_key
+from xstream_emulators.opentext.web_common import (
+    CONFIG,
+    json,
+    page_limit,
+    path_int,
+    state_of,
+    user_id,
+    username,
+)
 
 DEFAULT_BROWSE_LIMIT = 25
 """Page size of /v2/nodes/{id}/nodes without ``limit`` (the real default is not confirmed)."""
@@ -27,6 +41,7 @@ def add_routes(r: web.UrlDispatcher, api: str) -> None:
     r.add_get(f"{api}/v2/nodes/{{node_id}}/nodes", children, name="nodes.children")
     r.add_post(f"{api}/v1/validation/nodes/names", validate_names, name="nodes.validate_names")
     r.add_get(f"{api}/v2/nodes/{{node_id}}/audit", node_audit, name="nodes.audit")
+    r.add_get(f"{api}/v2/nodes/{{node_id}}/copylink", copy_link, name="nodes.copylink")
     r.add_get(f"{api}/v2/volumes", volumes, name="volumes.list")
     r.add_get(f"{api}/v2/volumes/{{volume_type}}", volume, name="volumes.get")
     r.add_get(f"{api}/v2/nodes/{{node_id}}/categories", get_categories, name="nodes.categories")
@@ -40,7 +55,10 @@ async def create_node(request: web.Request) -> web.Response:
     state = state_of(request)
     form = await read_form(request, state.content)
     try:
-        node = nodes.create(state, username(request), form.params, form.file())
+        upload, key = file_or_upload_key(request, form)
+        node = nodes.create(state, username(request), form.params, upload)
+        if key is not None:
+            multipart.used(state, key)
     finally:
         form.discard()
     return json(request, views.node_result(state, node))
@@ -170,6 +188,16 @@ async def node_audit(request: web.Request) -> web.Response:
                                    "audit_event_types": audit.event_types(events)}},
                 collection={"paging": more.collection_paging(page, limit, len(found)),
                             "sorting": more.sorting(sort)})
+
+
+async def copy_link(request: web.Request) -> web.Response:
+    """GET /v2/nodes/{id}/copylink: ``results.link`` (one object, as the file's arrays are answered)."""
+    node = state_of(request).nodes.get(path_int(request, "node_id"))
+    if node is None:
+        raise ApiError(404, NOT_ACCESSIBLE)
+    config = request.app[CONFIG]
+    public = config.public_url or str(request.url.origin())
+    return json(request, {"link": f"{public}{config.base_path}/app/nodes/{node.id}"})
 
 
 def _volumes(request: web.Request) -> dict[int, Node]:

@@ -1,6 +1,7 @@
 """What ``GET /admin/state`` shows: workspaces (shape kept stable for the demo and tests), folders,
-documents with their versions (incl. size and SHA-256, which the real API never shows), workflows
-(with their attachments folder) and counts. Pure (no aiohttp)."""
+documents with their versions (incl. size, SHA-256, which the real API never shows, and lock),
+workflows (with their attachments folder), Large File Upload sessions not used up yet and counts.
+Pure (no aiohttp)."""
 
 from __future__ import annotations
 
@@ -43,12 +44,13 @@ def snapshot(state: OpenTextState) -> dict[str, Any]:
          "attachment_folder_id": p.attachment_folder_id}
         for p in sorted(state.processes.values(), key=lambda p: p.id)
     ]
+    uploads = [session.as_json() for session in state.uploads.values()]
     counts = {"workspaces": len(workspaces), "nodes": len(state.nodes), "sessions": state.tickets.session_count,
               "calls": sum(state.calls.values()), "folders": len(folders), "documents": len(documents),
               "versions": sum(len(d["versions"]) for d in documents), "workflows": len(workflows),
-              "audit_events": len(state.audit)}
+              "audit_events": len(state.audit), "uploads": len(uploads)}
     return {"workspaces": workspaces, "folders": folders, "documents": documents, "workflows": workflows,
-            "counts": counts}
+            "uploads": uploads, "counts": counts}
 
 
 def document(node: Node) -> dict[str, Any]:
@@ -60,7 +62,7 @@ def document(node: Node) -> dict[str, Any]:
         "categories": flat_categories(node),
         "versions": [
             {"version_number": v.number, "file_name": v.file_name, "mime_type": v.mime_type, "size": v.size,
-             "sha256": v.sha256, "description": v.description, "create_date": v.create_date}
+             "sha256": v.sha256, "description": v.description, "create_date": v.create_date, "locked": v.locked}
             for v in node.versions
         ],
     }

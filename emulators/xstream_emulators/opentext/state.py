@@ -51,6 +51,7 @@ from xstream_emulators.opentext.model import (
     WorkflowMap,
     WorkspaceType,
 )
+from xstream_emulators.opentext.multipart import LargeFileSettings, UploadSession
 from xstream_emulators.opentext.seed import (
     DOCUMENT_CATEGORY,
     ENTERPRISE_VOLUME_ID,
@@ -96,6 +97,7 @@ class OpenTextState:
         otds_clients: Mapping[str, str] | None = None,
         otds_token_lifetime_s: float = 3600.0,
         faults: Faults | None = None,
+        large_files: LargeFileSettings | None = None,
     ) -> None:
         self.users = dict(users or {"Admin": "livelink"})
         self.ticket_lifetime_s = ticket_lifetime_s
@@ -105,6 +107,9 @@ class OpenTextState:
         self.otds_clients = dict({"xstream": "xstream-secret"} if otds_clients is None else otds_clients)
         self.otds_token_lifetime_s = otds_token_lifetime_s
         self.initial_faults = faults or Faults()
+        self.large_files = large_files or LargeFileSettings()
+        """Large File Upload settings (``multipart``); kept across :meth:`reset`."""
+        self.uploads: dict[str, UploadSession] = {}
         self.saver: Callable[[], None] | None = None
         """Set by persistence: writes what changed; called after mutating calls and resets."""
         self.listeners: list[Callable[[Change], None]] = []
@@ -118,7 +123,7 @@ class OpenTextState:
         token expiry. Tests may drive it instead of waiting for a second to pass."""
         return cls(config.users, config.ticket_lifetime_s, clock=clock, content_dir=config.content_dir,
                    otds_clients=config.otds_clients, otds_token_lifetime_s=config.otds_token_lifetime_s,
-                   faults=config.faults)
+                   faults=config.faults, large_files=config.large_files)
 
     def reset(self, *, clear_content: bool = True) -> None:
         """Back to the seed: no workspaces, documents, sessions, call counts; the initial faults."""
@@ -150,6 +155,10 @@ class OpenTextState:
         """Expiry (clock time) of the tokens issued by the emulated OTDS; others never expire."""
         self.bearer_sessions: dict[str, Session] = {}
         self.dirty = Dirty()
+        for session in self.uploads.values():
+            session.discard()
+        self.uploads = {}
+        """Large File Upload sessions by upload key (``multipart``); not persisted."""
         if clear_content:
             self.content.clear()
         self.id_counter = ENTERPRISE_VOLUME_ID

@@ -1,6 +1,9 @@
 """JSON shapes of the document, audit, workspace-team and paging answers. Pure (no aiohttp).
 
-Versions follow pyxecm's captured answers (``results.data.versions`` one object per version),
+Versions follow pyxecm's captured answers (``results.data.versions`` one object per version) and
+the spec's ``versions_VersionInfo`` (``version_major_number``/``minor`` beside pyxecm's
+``version_number_major``/``minor``; ``locked`` 0/1 with ``locked_date`` and ``locked_user_id``;
+no checksum, Content Server exposes none),
 paging of node browsing and audit sits in ``collection.paging`` with ``collection.sorting``; roles
 and members follow the Business Workspaces OpenAPI file (reference 6).
 """
@@ -27,11 +30,13 @@ def version_json(node: Node, version: Version) -> dict[str, Any]:
         "external_source": node.external.get("external_source", ""),
         "file_create_date": version.create_date, "file_modify_date": version.create_date,
         "file_name": version.file_name, "file_size": version.size, "file_type": extension,
-        "has_generation": False, "id": node.id, "locked": 0, "locked_date": None, "locked_user_id": None,
+        "has_generation": False, "id": node.id, "locked": int(version.locked), "locked_date": version.locked_date,
+        "locked_user_id": version.locked_user_id,
         "mime_type": version.mime_type, "modify_date": version.create_date, "name": node.name,
-        "owner_id": version.owner_id, "provider_id": version.id, "version_id": version.id,
-        "version_number": version.number, "version_number_major": version.major,
-        "version_number_minor": version.minor, "version_number_name": name,
+        "owner_id": version.owner_id, "provider_id": version.id,
+        "version_id": version.id, "version_number": version.number,
+        "version_major_number": version.major, "version_minor_number": version.minor,
+        "version_number_major": version.major, "version_number_minor": version.minor, "version_number_name": name,
     }
 
 

@@ -18,6 +18,8 @@ from xstream_emulators.opentext import (
 )
 from xstream_emulators.opentext.state import OpenTextState
 
+from xstream.clients.opentext import source_body
+from xstream.content import BodyOpener, ContentInfo
 from xstream.settings import OpenTextSettings
 
 CONTRACT_TYPE = WorkspaceTypeSeed(
@@ -64,6 +66,11 @@ class BytesSource:
     def __call__(self) -> AsyncIterable[bytes]:
         self.opened += 1
         return self._chunks()
+
+    def body(self, name: str = "file.bin", media_type: str = "application/octet-stream", *,
+             sized: bool = True) -> BodyOpener:
+        """An opener of these bytes as a document body (each opening counts in ``opened``)."""
+        return source_body(self, ContentInfo(name=name, media_type=media_type, size=self.size if sized else None))
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         for start in range(0, len(self.data), self.chunk):

@@ -55,10 +55,12 @@ CALLS: dict[str, Call] = {
     "get_node": lambda w: w.client.get_node(w.doc),
     "children": lambda w: w.client.children(w.folder, where_type=144),
     "ensure_folder_path": lambda w: w.client.ensure_folder_path(w.folder, ["Sub", "Sub 2"]),
-    "upload_new": lambda w: w.client.upload_document(w.folder, "new.bin", NEW, size=NEW.size, sha256=NEW.sha256),
-    "upload_unchanged": lambda w: w.client.upload_document(w.folder, "doc.bin", w.doc_source, size=w.doc_source.size,
-                                                           sha256=w.doc_source.sha256),
-    "upload_version": lambda w: w.client.upload_document(w.folder, "doc.bin", NEW, size=NEW.size, sha256=NEW.sha256),
+    "upload_new": lambda w: w.client.upsert_document(w.folder, "new.bin", NEW.body("new.bin"), size=NEW.size,
+                                                     sha256=NEW.sha256),
+    "upload_unchanged": lambda w: w.client.upsert_document(w.folder, "doc.bin", w.doc_source.body("doc.bin"),
+                                                           size=w.doc_source.size, sha256=w.doc_source.sha256),
+    "upload_version": lambda w: w.client.upsert_document(w.folder, "doc.bin", NEW.body("doc.bin"), size=NEW.size,
+                                                         sha256=NEW.sha256),
     "download_to": lambda w: w.client.download_to(w.doc, w.tmp / "out.bin"),
     "versions": lambda w: w.client.versions(w.doc),
     "update_categories": lambda w: w.client.update_categories(w.workspace, {"Customer": {"Status": "Changed"}}),
@@ -87,7 +89,8 @@ MODES: dict[str, tuple[dict[str, Any], type[Exception] | None, float | None]] = 
 async def build_world(client: OpenTextClient, tmp: Path, emulator: RunningEmulator) -> World:
     folder = await client.ensure_folder_path(2000, ["Contract"])
     source = BytesSource(b"existing" * 1000)
-    doc = (await client.upload_document(folder, "doc.bin", source, size=source.size, sha256=source.sha256)).node_id
+    doc = (await client.upsert_document(folder, "doc.bin", source.body("doc.bin"), size=source.size,
+                                        sha256=source.sha256)).node_id
     workspace = (await client.ensure_workspace(CUSTOMER)).node_id
     workflow = next(w.id for w in await client.find_workflows(doc, folder) if w.name == "Invoice Approval")
     process = await client.start_workflow(workflow, [doc])

@@ -1,4 +1,5 @@
-"""Documents against the emulator: upload-or-add-version by name and hash, streamed download, races, re-login."""
+"""Documents against the emulator: upsert (upload-or-add-version by name and hash), streamed download, races,
+re-login."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.clients.support import BytesSource, admin
-from xstream.clients.opentext import OpenTextClient, file_sha256, file_source
+from xstream.clients.opentext import OpenTextClient, file_body, file_sha256
 from xstream.errors import AlreadyExists, MappingError
 
 ENTERPRISE = 2000
@@ -23,8 +24,9 @@ async def folder(client: OpenTextClient) -> int:
 
 async def upload(client: OpenTextClient, folder: int, name: str, source: BytesSource, *, size: bool = True,
                  **kw: object):
-    return await client.upload_document(folder, name, source, size=source.size if size else None, mime_type=PDF,
-                                        sha256=source.sha256, **kw)  # type: ignore[arg-type]
+    return await client.upsert_document(folder, name, source.body(name, PDF, sized=size),
+                                        size=source.size if size else None, sha256=source.sha256,
+                                        **kw)  # type: ignore[arg-type]
 
 
 async def test_create_then_unchanged_then_version_added(client: OpenTextClient, folder: int, emulator) -> None:
@@ -91,10 +93,12 @@ async def test_after_ticket_expiry_the_upload_repeats_with_a_reopened_source(cli
     # The lookup before the upload meets the expired ticket and logs in again: the stream is sent once.
     assert (await upload(client, folder, "relogin.pdf", source)).action == "version_added"
     assert source.opened == 1
+    node = await client.find_child(folder, "relogin.pdf")
+    assert node is not None
     await admin(emulator, "POST", "faults", json={"expire_tickets": True})
-    version = await client.add_version((await client.find_child(folder, "relogin.pdf")).id,  # type: ignore[union-attr]
-                                       BytesSource(b"third"), filename="relogin.pdf", size=5)
-    assert version.version_number == 3
+    third = BytesSource(b"third")
+    version = await client.add_version(node.id, third.body("relogin.pdf"))  # the upload itself meets the 401
+    assert (version.version_number, version.sha256, third.opened) == (3, third.sha256, 2)  # the repeat reopened it
     calls = await admin(emulator, "GET", "calls")
     assert calls["auth.login"] == 3
 
@@ -133,7 +137,7 @@ async def test_a_file_on_disk_goes_up_and_comes_back_identical(client: OpenTextC
     path = tmp_path / "in.bin"
     path.write_bytes(hashlib.sha256(b"seed").digest() * 100_000)  # noqa: ASYNC240 - test setup
     size, digest = await file_sha256(path)
-    result = await client.upload_document(folder, "disk.bin", file_source(path, chunk_size=1 << 16), size=size,
-                                          sha256=digest)
+    result = await client.upload_document(folder, "disk.bin", file_body(path, chunk_size=1 << 16))
+    assert (result.size, result.sha256, result.version_number, result.large_file) == (size, digest, 1, False)
     back = await client.download_to(result.node_id, tmp_path / "out.bin")
     assert (back.size, back.sha256) == (size, digest)

@@ -111,7 +111,7 @@ async def test_unknown_nodes_are_target_not_found_on_every_node_call(client: Ope
 async def test_versions_are_oldest_first_with_sizes(client: OpenTextClient) -> None:
     parent = await client.create_folder(ENTERPRISE, "Versions")
     doc = await client.create_document(parent, "v.txt", BytesSource(b"one"), size=3, mime_type="text/plain")
-    await client.add_version(doc, BytesSource(b"second"), filename="v.txt", size=6, description="2nd")
+    await client.add_version(doc, BytesSource(b"second").body("v.txt", "text/plain"), description="2nd")
     versions = await client.versions(doc)
     assert [(v.version_number, v.file_size, v.file_name) for v in versions] == [(1, 3, "v.txt"), (2, 6, "v.txt")]
     assert versions[1].description == "2nd" and versions[0].mime_type == "text/plain"

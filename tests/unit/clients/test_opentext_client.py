@@ -239,6 +239,17 @@ def parse_response(operation: str, status: int, headers: dict[str, str], body: b
         (429, {"Retry-After": "3"}, b"", SinkBackpressure),
         (429, {}, b"", SinkUnavailable),
         (503, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, b"", SinkBackpressure),
+        # Large File Upload and promote refusals are 500s that sending again cannot cure
+        (500, {}, b'{"error": "Invalid block size: File size must be between 1 and 9 bytes."}', SinkRejected),
+        (500, {}, b'{"error": "Invalid BlockID: Expected BlockID between 1 and 3"}', SinkRejected),
+        (500, {}, b'{"error": "Invalid BlockID: BlockID 2 has already been uploaded."}', SinkRejected),
+        (500, {}, b'{"error": "Invalid status. Cannot close an empty or already closed upload."}', SinkRejected),
+        (500, {}, b'{"error": "Failed to complete request. Either the UploadKey is invalid, or you do not have '
+                  b'permission to access this upload session"}', SinkRejected),
+        (500, {}, b'{"error": "You cannot promote a version for A which is using standard versioning"}',
+         SinkRejected),
+        (500, {}, b'{"error": "Multipart Upload session expired"}', SinkUnavailable),  # a new session will do
+        (500, {}, b"<html>Invalid block size</html>", SinkUnavailable),  # an HTML page is a front end's
     ],
 )
 def test_parse_response_classifies_outcomes(status, headers, body, error) -> None:

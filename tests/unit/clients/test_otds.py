@@ -20,7 +20,7 @@ async def test_calls_carry_a_bearer_token_and_never_log_in(emulator) -> None:
         assert (await client.get_node(2000)).name == "Enterprise"
         folder = await client.ensure_folder_path(2000, ["OTDS"])
         source = BytesSource(b"via bearer")
-        result = await client.upload_document(folder, "b.txt", source, size=source.size, sha256=source.sha256)
+        result = await client.upsert_document(folder, "b.txt", source.body("b.txt"), size=source.size, sha256=source.sha256)
         assert (await client.download_to(result.node_id, "/dev/null")).sha256 == source.sha256
     calls = await admin(emulator, "GET", "calls")
     assert calls["otds.token"] == 1 and "auth.login" not in calls

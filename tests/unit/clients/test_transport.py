@@ -21,7 +21,8 @@ import pytest
 from aiohttp import web
 from pydantic import HttpUrl, SecretStr
 
-from xstream.clients.opentext import OpenTextClient, UploadSourceError, file_source
+from xstream.clients.opentext import OpenTextClient, UploadSourceError, file_source, source_body
+from xstream.content import ContentInfo
 from xstream.errors import AuthenticationFailed, SinkUnavailable
 from xstream.settings import OpenTextSettings
 
@@ -293,7 +294,7 @@ async def test_an_upload_to_a_server_that_stops_reading_times_out(server) -> Non
     async with OpenTextClient(ticket_settings(root, request_timeout_s=0.5)) as client:
         started = time.monotonic()
         with pytest.raises(SinkUnavailable, match="timed out"):
-            await client.add_version(2, big, filename="big.bin", size=64 << 20)
+            await client.add_version(2, source_body(big, ContentInfo("big.bin", "application/octet-stream", 64 << 20)))
     assert time.monotonic() - started < 5
 
 

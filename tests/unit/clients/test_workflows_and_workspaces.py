@@ -20,7 +20,7 @@ def customer(bo_id: str, name: str) -> WorkspaceCreateRequest:
 async def document(client: OpenTextClient) -> tuple[int, int]:
     folder = await client.ensure_folder_path(ENTERPRISE, ["Contracts"])
     source = BytesSource(b"contract")
-    result = await client.upload_document(folder, "c.pdf", source, size=source.size, sha256=source.sha256)
+    result = await client.upsert_document(folder, "c.pdf", source.body("c.pdf"), size=source.size, sha256=source.sha256)
     return result.node_id, folder
 
 

@@ -1,5 +1,6 @@
 """Async OpenText Content Server client: business workspaces, nodes and folders, documents (streamed
-upload and download), categories by name, workflows; ticket or OTDS bearer authentication.
+upload from a body, Large File Upload for large ones, and download as a body), versions (lock,
+unlock, promote), copy links, categories by name, workflows; ticket or OTDS bearer authentication.
 
 Exports resolve lazily (PEP 562) so that importing the pure helpers (``forms``, ``category_meta``,
 ``models``) does not load aiohttp.
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from xstream.clients.opentext.category_meta import AttributeInfo, NodeCategory
     from xstream.clients.opentext.client import OpenTextClient
-    from xstream.clients.opentext.documents import Download
+    from xstream.clients.opentext.documents import DocumentBody, Download
     from xstream.clients.opentext.forms import CategoryKeyMap, parse_create_form
     from xstream.clients.opentext.models import (
         AuditEvent,
@@ -23,11 +24,13 @@ if TYPE_CHECKING:
         DocumentResult,
         DownloadResult,
         EnsureResult,
+        LargeFileSettings,
         Member,
         Node,
         NodePage,
         RelatedWorkspace,
         Template,
+        UploadResult,
         Version,
         WorkflowInfo,
         WorkflowStatus,
@@ -38,18 +41,30 @@ if TYPE_CHECKING:
         WorkspaceRole,
         WorkspaceType,
     )
-    from xstream.clients.opentext.streams import file_sha256, file_source
+    from xstream.clients.opentext.streams import (
+        StreamBody,
+        bytes_body,
+        file_body,
+        file_sha256,
+        file_source,
+        source_body,
+    )
     from xstream.clients.opentext.transport import ByteSource, UploadSourceError
 
 _EXPORTS = {
     "OpenTextClient": "client",
     "Download": "documents",
+    "DocumentBody": "documents",
     "AttributeInfo": "category_meta",
     "NodeCategory": "category_meta",
     "CategoryKeyMap": "forms",
     "parse_create_form": "forms",
     "file_sha256": "streams",
     "file_source": "streams",
+    "StreamBody": "streams",
+    "bytes_body": "streams",
+    "file_body": "streams",
+    "source_body": "streams",
     "ByteSource": "transport",
     "UploadSourceError": "transport",
     "AuditEvent": "models",
@@ -59,11 +74,13 @@ _EXPORTS = {
     "DocumentResult": "models",
     "DownloadResult": "models",
     "EnsureResult": "models",
+    "LargeFileSettings": "models",
     "Member": "models",
     "Node": "models",
     "NodePage": "models",
     "RelatedWorkspace": "models",
     "Template": "models",
+    "UploadResult": "models",
     "Version": "models",
     "WorkflowInfo": "models",
     "WorkflowStatus": "models",
@@ -82,17 +99,21 @@ __all__ = [
     "BusinessObjectRef",
     "ByteSource",
     "CategoryKeyMap",
+    "DocumentBody",
     "DocumentResult",
     "Download",
     "DownloadResult",
     "EnsureResult",
+    "LargeFileSettings",
     "Member",
     "Node",
     "NodeCategory",
     "NodePage",
     "OpenTextClient",
     "RelatedWorkspace",
+    "StreamBody",
     "Template",
+    "UploadResult",
     "UploadSourceError",
     "Version",
     "WorkflowInfo",
@@ -103,9 +124,12 @@ __all__ = [
     "WorkspaceRef",
     "WorkspaceRole",
     "WorkspaceType",
+    "bytes_body",
+    "file_body",
     "file_sha256",
     "file_source",
     "parse_create_form",
+    "source_body",
 ]
 
 

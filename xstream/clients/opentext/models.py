@@ -112,20 +112,56 @@ class NodePage(_Frozen):
 
 
 class Version(_Frozen):
+    """One version of a document as ``versions_VersionInfo`` has it. No checksum: Content Server
+    exposes none, so what was stored is known by the sha256 computed while uploading
+    (:class:`UploadResult`) or by downloading."""
+
     version_number: int
     file_name: str | None = None
     file_size: int | None = None
     mime_type: str | None = None
     create_date: str | None = None
+    file_create_date: str | None = None
     description: str = ""
     version_id: int | None = None
     """The version's own object id (``version_id``; the answer's ``id`` is the document's node id)."""
+    major: int | None = None
+    """``version_major_number`` (0 under standard versioning)."""
+    minor: int | None = None
+    locked: bool = False
+    """Locked against modify and delete (:meth:`~.versions.VersionsApi.lock_version`)."""
+    locked_date: str | None = None
+    locked_user_id: int | None = None
 
 
 class DocumentResult(_Frozen):
     node_id: int
     version_number: int
     action: Literal["created", "version_added", "unchanged"]
+
+
+class UploadResult(_Frozen):
+    """What an upload stored: the node, the version it became, and the size and sha256 of the bytes
+    sent (computed while they streamed; Content Server has no checksum to compare with)."""
+
+    node_id: int
+    version_number: int
+    size: int
+    sha256: str
+    large_file: bool = False
+    """Sent through Large File Upload (parts) rather than in one request."""
+
+
+class LargeFileSettings(_Frozen):
+    """``GET /api/v2/multipart/settings``: whether Large File Upload is on, and for which file sizes."""
+
+    is_enabled: bool = False
+    min_size: int = 0
+    max_size: int = 0
+
+    def takes(self, size: int | None) -> bool:
+        """Whether a file of ``size`` bytes goes in parts (an unknown size never does: a session needs it)."""
+        return self.is_enabled and size is not None and self.min_size <= size <= self.max_size
 
 
 class DownloadResult(_Frozen):

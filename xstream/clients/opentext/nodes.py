@@ -86,7 +86,7 @@ class NodesApi(ClientBase):
         """POST /api/v2/nodes ``body={"type": 0, ...}``; a taken name is AlreadyExists."""
         body = {"type": FOLDER, "parent_id": int(parent_id), "name": name, "description": description}
         payload = await self._call("nodes.create_folder", "POST", "/api/v2/nodes", data=json_body(body))
-        return shape("nodes.create_folder", lambda: _created_id(payload))
+        return shape("nodes.create_folder", lambda: created_id(payload))
 
     async def ensure_folder_path(self, parent_id: int, path: Sequence[str]) -> int:
         """Find or create each folder of ``path`` below ``parent_id``; returns the last folder's id.
@@ -199,9 +199,17 @@ def version_entries(result: Mapping[str, Any]) -> list[Version]:
 
 def _version_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
     fields = {k: raw.get(k) for k in ("version_number", "file_name", "file_size", "mime_type", "create_date",
-                                      "version_id")}
+                                      "file_create_date", "version_id", "locked_date", "locked_user_id")}
     fields["description"] = raw.get("description") or ""
+    fields["locked"] = bool(raw.get("locked"))  # 0/1 ("Legacy" integer in the spec)
+    fields["major"] = _first(raw, "version_major_number", "version_number_major")
+    fields["minor"] = _first(raw, "version_minor_number", "version_number_minor")
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def _first(raw: Mapping[str, Any], *keys: str) -> Any:
+    """The first of ``keys`` the answer has (the spec's names, then the ones releases also send)."""
+    return next((raw[k] for k in keys if raw.get(k) is not None), None)
 
 
 def _properties(payload: Any) -> dict[str, Any] | None:
@@ -214,7 +222,7 @@ def _properties(payload: Any) -> dict[str, Any] | None:
     return props if isinstance(props, dict) and "id" in props else None
 
 
-def _created_id(payload: Any) -> int:
+def created_id(payload: Any) -> int:
     props = _properties(payload)
     if props is not None:
         return int(props["id"])
