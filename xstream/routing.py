@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 
 from xstream.errors import ConfigError
 from xstream.model.commands import DownstreamCommand, WorkspaceCommand
+from xstream.model.documents import DocumentCommand
 from xstream.topics import Role, TopicCatalog
 
 
@@ -34,6 +35,9 @@ ROUTES: tuple[Route, ...] = (
           TypeAdapter(WorkspaceCommand)),
     Route("target", frozenset({"update_record", "start_approval", "notify"}), Role.DOWNSTREAM_COMMANDS, True,
           TypeAdapter(DownstreamCommand)),
+    Route("documents", frozenset({"store_document", "mark_document", "publish_document", "lock_version",
+                                  "set_document_attributes"}), Role.DOCUMENT_COMMANDS, False,
+          TypeAdapter(DocumentCommand)),
 )
 
 

@@ -281,7 +281,7 @@ class SinkRunner:
             workspace_created=result.created,
             downstream=result.downstream,
             reason=f"{result.reason.value}: {result.detail}" if result.reason else None,
-            document=getattr(command, "document", None),
+            document=result.document or getattr(command, "document", None),
             rule=getattr(command, "rule", None),
             causation=command.causation,
             occurred_at=self._clock.now(),

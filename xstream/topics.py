@@ -32,6 +32,7 @@ class Role(StrEnum):
     EFFECTS = "effects"
     CHECKPOINTS = "checkpoints"
     STATE = "state"
+    DOCUMENT_COMMANDS = "document_commands"
 
 
 class KeySpec(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from xstream.errors import DeadLetterReason
+from xstream.model.commands import DocumentLink
 from xstream.model.status import DownstreamRecord, Outcome, WorkspaceLink
 
 
@@ -21,6 +22,8 @@ class SinkResult(BaseModel):
     created: bool = False
     """The command created the workspace."""
     downstream: DownstreamRecord | None = None
+    document: DocumentLink | None = None
+    """The OpenText document the command stored or changed, when it is one of the document sink's."""
     reason: DeadLetterReason | None = None
     detail: str | None = None
     retry_after: float | None = None
@@ -31,13 +34,15 @@ class SinkResult(BaseModel):
 
     @classmethod
     def applied(cls, workspace: WorkspaceLink | None = None, *, downstream: DownstreamRecord | None = None,
-                created: bool = False) -> SinkResult:
-        return cls(outcome=Outcome.APPLIED, workspace=workspace, downstream=downstream, created=created)
+                created: bool = False, document: DocumentLink | None = None) -> SinkResult:
+        return cls(outcome=Outcome.APPLIED, workspace=workspace, downstream=downstream, created=created,
+                   document=document)
 
     @classmethod
     def already_applied(cls, workspace: WorkspaceLink | None = None, *,
-                        downstream: DownstreamRecord | None = None) -> SinkResult:
-        return cls(outcome=Outcome.ALREADY_APPLIED, workspace=workspace, downstream=downstream)
+                        downstream: DownstreamRecord | None = None,
+                        document: DocumentLink | None = None) -> SinkResult:
+        return cls(outcome=Outcome.ALREADY_APPLIED, workspace=workspace, downstream=downstream, document=document)
 
     @classmethod
     def rejected(cls, reason: DeadLetterReason, detail: str) -> SinkResult:
