@@ -79,15 +79,18 @@ def _parser() -> argparse.ArgumentParser:
                     help="scheme and host of the links copylink gives (default: the address each request came to)")
 
     erp = esub.add_parser(
-        "erp", help="generic ERP/CRM REST API emulator (records, Idempotency-Key, change log for CDC)",
+        "erp", help="generic ERP/CRM REST API emulator (records, attachments, Idempotency-Key, change log for CDC)",
         description="ERP/CRM REST API emulator: records per entity (customers, suppliers, projects, accounts, "
-                    "contracts) under --base-path, PATCH with Idempotency-Key semantics, a Debezium-shaped change "
-                    "log at /admin/changes. Auth defaults: bearer erp-token; basic xstream/erp-secret; oauth2 "
-                    "client xstream/erp-secret at /oauth/token.")
+                    "contracts) under --base-path, PATCH with Idempotency-Key semantics, SAP attachments "
+                    "(/sap/opu/odata/sap/API_CV_ATTACHMENT_SRV) and Salesforce Files (/services/data/v60.0), a "
+                    "Debezium-shaped change log at /admin/changes. Auth defaults: bearer erp-token; basic "
+                    "xstream/erp-secret; oauth2 client xstream/erp-secret at /oauth/token.")
     erp.add_argument("--host", default="127.0.0.1")
     erp.add_argument("--port", type=int, default=8282)
     erp.add_argument("--base-path", default="/api")
     erp.add_argument("--auth", choices=["none", "bearer", "basic", "oauth2"], default="none")
+    erp.add_argument("--content-dir", type=Path, default=None,
+                     help="where attachment bodies are stored (default: a temporary directory)")
     erp.add_argument("--faults", default="", metavar="SPEC",
                      help="e.g. latency_ms=5-50,error_rate=0.1,error_kind=500|503|429,retry_after_s=2,hang_rate=0.01")
 
@@ -292,7 +295,8 @@ def _emulate_erp(args: argparse.Namespace) -> int:
     from xstream_emulators.erp import ErpEmulatorConfig, parse_fault_flags, start_erp_emulator
 
     faults = _fault_flags(parse_fault_flags, args.faults)
-    config = ErpEmulatorConfig(host=args.host, port=args.port, base_path=args.base_path, auth=args.auth, faults=faults)
+    config = ErpEmulatorConfig(host=args.host, port=args.port, base_path=args.base_path, auth=args.auth, faults=faults,
+                               content_dir=args.content_dir)
 
     async def start() -> Any:
         emulator = await start_erp_emulator(config)

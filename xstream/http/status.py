@@ -18,7 +18,12 @@ A :class:`StatusPolicy` says how one server's dialect differs: whether an empty 
 and a hook that reads some answers more precisely before the generic rules (:data:`CONTENT_SERVER`:
 ``{"error": ..., "errorDetail": ...}`` bodies, 500 "already exists" -> AlreadyExists, 400/500
 "Could not get a node" / "could not be accessed" -> TargetNotFound, the 500 refusals of Large File
-Upload and promote -> SinkRejected; reference/opentext-api.md 8).
+Upload and promote -> SinkRejected; reference/opentext-api.md 8;
+:data:`ODATA_V2`: SAP Gateway, a 403 "CSRF token validation failed" is retriable once a new token is
+fetched; :data:`SALESFORCE`: 400 ``UNABLE_TO_LOCK_ROW`` and 403 ``REQUEST_LIMIT_EXCEEDED`` are
+retriable). Error texts are read from every dialect's body: ``{"error": {"code", "message"}}``, OData's
+``{"error": {"code", "message": {"lang", "value"}}}``, Salesforce's ``[{"errorCode", "message"}]``,
+Content Server's and OAuth2's ``{"error": "...", ...}``.
 """
 
 from __future__ import annotations
@@ -94,6 +99,28 @@ CONTENT_SERVER = StatusPolicy(empty_2xx_ok=False, reading=_content_server)
 end (retriable); errors are ``{"error": ...}`` with their own meaning of 400 and 500."""
 
 
+def _odata_v2(status: int, is_json: bool, text: str) -> type[SinkError] | None:
+    if status == 403 and "csrf token validation failed" in text.lower():
+        return SinkUnavailable  # the session's token expired: a new fetch cures it
+    return None
+
+
+ODATA_V2 = StatusPolicy(reading=_odata_v2)
+"""SAP Gateway (OData v2): ``{"error": {"code", "message": {"lang", "value"}}}``; a refused CSRF token
+(403, ``x-csrf-token: Required``, plain text) is retriable: the client fetches a new one."""
+
+
+def _salesforce(status: int, is_json: bool, text: str) -> type[SinkError] | None:
+    code = text.split(":", 1)[0].strip()
+    if (status, code) in ((400, "UNABLE_TO_LOCK_ROW"), (403, "REQUEST_LIMIT_EXCEEDED")):
+        return SinkUnavailable  # a record lock held by another transaction; the org's API limit
+    return None
+
+
+SALESFORCE = StatusPolicy(reading=_salesforce)
+"""Salesforce REST: ``[{"errorCode", "message", "fields"}]``; lock contention and API limits are retriable."""
+
+
 def classify(target: str, operation: str, status: int, headers: Mapping[str, str], body: bytes, *,
              policy: StatusPolicy = PLAIN, idempotent: bool = False, expect_json: bool = True,
              now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Any:
@@ -156,7 +183,13 @@ def _decode(body: bytes) -> tuple[Any, str]:
         return decoded, f"{kind}: {text[:120]!r}" if text else "empty body"
     error = decoded.get("error") if isinstance(decoded, dict) else None
     if isinstance(error, dict) and ("message" in error or "code" in error):
-        return decoded, f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
+        message = error.get("message", "")
+        if isinstance(message, dict):  # OData v2: {"lang", "value"}
+            message = message.get("value", "")
+        return decoded, f"{error.get('code', '')}: {message}".strip(": ")[:ERROR_TEXT_LIMIT]
+    first = decoded[0] if isinstance(decoded, list) and decoded else None
+    if isinstance(first, dict) and "errorCode" in first:  # Salesforce
+        return decoded, f"{first.get('errorCode', '')}: {first.get('message', '')}".strip(": ")[:ERROR_TEXT_LIMIT]
     if isinstance(error, str):
         # Content Server: {"error", "errorDetail"}; OAuth2: {"error", "error_description"}
         detail = decoded.get("errorDetail") or decoded.get("error_description")
@@ -186,4 +219,6 @@ def parse_retry_after(value: str | None, now: Callable[[], datetime] = lambda: d
 def _error_code(decoded: Any) -> str | None:
     error = decoded.get("error") if isinstance(decoded, dict) else None
     code = error.get("code") if isinstance(error, dict) else None
-    return code if isinstance(code, str) else None
+    if isinstance(decoded, list) and decoded and isinstance(decoded[0], dict):
+        code = decoded[0].get("errorCode")  # Salesforce
+    return code.lower() if isinstance(code, str) else None

@@ -16,6 +16,8 @@ demo and CLI: the downstream target of xstream's HTTP sink and the source of ERP
     GET   {base}/approvals?status=..&process=..&limit=..&offset=..  -> {"entity": "approvals", "total", ...}
     GET   {base}/approvals/{id}      -> the approval, ETag "<version>"; unknown -> 404 not_found
     POST  /oauth/token               OAuth2 client credentials (form) -> {"access_token", "token_type", "expires_in"}
+    /sap/opu/odata/sap/API_CV_ATTACHMENT_SRV/...   SAP attachments, OData v2 (see ``routes_sap``, ``attachments``)
+    /services/data/v60.0/sobjects/ContentVersion... Salesforce Files (see ``routes_salesforce``, ``files``)
 
 ``base`` is ``config.base_path`` (default ``/api``); entities default to customers, suppliers,
 projects, accounts and contracts (unknown -> 404 unknown_entity). A record is ``{"id", <business
@@ -33,8 +35,8 @@ is 422 invalid_field or read_only_field). They are records of entity "approvals"
 ``PATCH``/other methods on ``{base}/approvals[/{id}]`` are 405 method_not_allowed with ``Allow``. ERP
 users decide them at ``POST /admin/approvals/{id}/decide``.
 
-**Idempotency-Key** (IETF httpapi draft; ``idempotency``) on records.create, records.patch and
-approvals.create: same key and body -> the first answer again with ``Idempotent-Replayed: true``;
+**Idempotency-Key** (IETF httpapi draft; ``idempotency``) on records.create, records.patch,
+approvals.create and every attachment write (a streamed body is fingerprinted by its sha256): same key and body -> the first answer again with ``Idempotent-Replayed: true``;
 same key, other body -> 422 idempotency_key_reused; same key while the first is processed -> 409
 idempotency_key_in_use (Retry-After: 1); keys are kept ``idempotency_ttl_s`` (24 h).
 
@@ -42,15 +44,28 @@ idempotency_key_in_use (Retry-After: 1); keys are kept ``idempotency_ttl_s`` (24
 (``username``/``password``, default xstream/erp-secret) | oauth2 (``client_id``/``client_secret``,
 default xstream/erp-secret, at ``POST /oauth/token``); refusals are 401 with WWW-Authenticate.
 
-**Change log**: every create/update (approvals: create and decision) appends a Debezium PostgreSQL
-change event (``records``), readable at ``GET /admin/changes?since=<lsn>&entity=<e>``. Admin API
-(unauthenticated, not counted, never faulted): see ``admin``. Operations as counted in
-``/admin/calls``: records.list, records.get, records.create, records.patch, approvals.create,
-approvals.get, approvals.list, oauth.token (+ ``state_changing``).
+**Attachments** (document bodies never travel through the change log: a row says which document
+changed, the bytes are read from its API, streamed, and stored on disk in ``config.content_dir`` or
+a temporary directory, see ``content``): the SAP S/4 attachment service ``API_CV_ATTACHMENT_SRV``
+(``GetAllOriginals``, upload to ``AttachmentContentSet`` with ``Slug``, new versions, ``$value``
+downloads, ``CreateUrlAsAttachment``, deletes; the CSRF token of SAP Gateway, ``csrf``; OData errors)
+and Salesforce Files (``ContentVersion`` multipart uploads, new versions, links, ``VersionData``
+downloads, ``ContentDocument`` deletes; Salesforce errors). Their errors are written in each API's
+dialect (``dialects``); their writes take the Idempotency-Key, auth and faults like every other.
 
-Layers: ``model``, ``config``, ``faults``, ``idempotency``, ``records``, ``approvals``, ``auth`` and
-``state`` are pure; ``web_common``, ``routes``, ``routes_approvals``, ``app``, ``admin`` and ``server``
-are the aiohttp side. Exports resolve lazily (PEP 562) so importing the pure modules does not load
+**Change log**: every create/update (approvals: create and decision) appends a Debezium PostgreSQL
+change event (``records``), readable at ``GET /admin/changes?since=<lsn>&entity=<e>``; SAP
+attachments are rows of ``attachments`` (key ``{"attachment_id"}``), Salesforce files rows of
+``content_versions`` (key ``{"Id"}``). Admin API (unauthenticated, not counted, never faulted): see
+``admin`` and ``admin_attachments``. Operations as counted in ``/admin/calls``: records.list,
+records.get, records.create, records.patch, approvals.create, approvals.get, approvals.list,
+oauth.token, sap.service, sap.attachments.list|get|download|upload|create_url|delete,
+sf.content_versions.create|get|download, sf.content_documents.delete (+ ``state_changing``).
+
+Layers: ``model``, ``config``, ``faults``, ``idempotency``, ``records``, ``approvals``, ``auth``,
+``content``, ``odata``, ``attachments``, ``files``, ``csrf`` and ``state`` are pure; ``web_common``,
+``dialects``, ``uploads``, ``routes``, ``routes_approvals``, ``routes_sap``, ``routes_salesforce``, ``app``,
+``admin``, ``admin_attachments`` and ``server`` are the aiohttp side. Exports resolve lazily (PEP 562) so importing the pure modules does not load
 aiohttp.
 """
 

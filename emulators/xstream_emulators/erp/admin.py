@@ -4,7 +4,9 @@
     GET   /admin/calls                         API calls by operation, plus ``state_changing``
     GET   /admin/changes?since=<lsn>&entity=<e>&limit=<n>
                                                change events with lsn > since, oldest first:
-                                               ``{"changes": [{"lsn", "entity", "key", "value"}], "last_lsn"}``
+                                               ``{"changes": [{"lsn", "entity", "key", "value"}], "last_lsn"}``;
+                                               entities: the records', approvals, ``attachments`` (SAP)
+                                               and ``content_versions`` (Salesforce)
     POST  /admin/records/{entity}              create a record as an ERP user would ("erp-user"; 201)
     PATCH /admin/records/{entity}/{id}         change a record as an ERP user would (merge patch);
                                                approvals are not records here: 422 managed_entity
@@ -12,10 +14,12 @@
                                                "approved"|"rejected", "comment", "by"}`` (by default
                                                "erp-user") -> the approval; 404 not_found, 422
                                                invalid_field, 409 already_decided when not pending
-    GET   /admin/faults, POST /admin/faults    fault injection (see ``faults``), one-shot ``expire_tokens``;
+    GET   /admin/faults, POST /admin/faults    fault injection (see ``faults``), one-shot ``expire_tokens``
+                                               and ``expire_csrf_tokens``;
                                                the answer adds ``injected`` (faults before a call) and
                                                ``lost_answers`` (calls that acted, answer then lost)
     POST  /admin/reset                         back to the seed
+    /admin/attachments...                      SAP attachments as ERP users make them (``admin_attachments``)
 
 Admin calls are not counted and never faulted; records made here go through the change log like
 every other change (that is how the source system's own edits, and approval decisions, reach Kafka).
@@ -26,7 +30,9 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from xstream_emulators.erp.attachments import ATTACHMENTS
 from xstream_emulators.erp.faults import FaultSpecError, parse_faults
+from xstream_emulators.erp.files import CONTENT_VERSIONS
 from xstream_emulators.erp.model import ApiError
 from xstream_emulators.erp.state import SEED_USER, ErpState
 from xstream_emulators.erp.web_common import (
@@ -50,7 +56,7 @@ def add_admin_routes(app: web.Application, state: ErpState) -> None:
             since = int_query(request, "since", 0) or 0
             limit = int_query(request, "limit", None)
             entity = request.query.get("entity") or None
-            if entity is not None:
+            if entity is not None and entity not in (ATTACHMENTS, CONTENT_VERSIONS):
                 state.records.collection(entity)
         except ApiError as exc:
             return error_response(exc)
@@ -97,9 +103,12 @@ def add_admin_routes(app: web.Application, state: ErpState) -> None:
         state.faults = faults
         if actions["expire_tokens"]:
             state.auth.expire_tokens()
+        if actions["expire_csrf_tokens"]:
+            state.csrf.expire()
         return json_response(faults.as_json() | {"injected": state.injected_faults,
                                                  "lost_answers": state.lost_answers,
-                                                 "expired_tokens": actions["expire_tokens"]})
+                                                 "expired_tokens": actions["expire_tokens"],
+                                                 "expired_csrf_tokens": actions["expire_csrf_tokens"]})
 
     r = app.router
     r.add_get("/admin/state", get_state, name="admin.state")

@@ -5,10 +5,11 @@ server did nothing (no record changed, no Idempotency-Key claimed), so a retry i
 hang never answers: the request waits until the client gives up or the emulator stops. Latency is
 the time the work itself takes: it is spent *after* a call's Idempotency-Key has been claimed, so a
 second request with the same key meanwhile sees 409 (still in flight). ``expire_tokens`` is an
-action, not a setting: it invalidates every issued OAuth2 token once.
+action, not a setting: it invalidates every issued OAuth2 token once; ``expire_csrf_tokens`` does the
+same to the SAP attachment service's CSRF tokens (the next write is refused with 403 until a new fetch).
 
 Lost answers are the fault *after* a side effect, the "did my create go through?" case: with
-``lost_answer_rate`` a successful (status < 400) mutating call (POST/PATCH) runs, its change is in
+``lost_answer_rate`` a successful (status < 400) mutating call (POST/PATCH/DELETE) runs, its change is in
 the change log (``/admin/changes``) and its answer is stored under its Idempotency-Key, then the
 answer is lost: ``lost_answer_kind`` ``reset`` aborts the connection (TCP RST) before any byte of
 it, ``hang`` never answers, like a hang, then resets. A retry with the same key is answered from
@@ -33,7 +34,7 @@ __all__ = ["ACTIONS", "ERROR_KINDS", "FIELDS", "FaultSpecError", "Faults", "pars
 
 ERROR_KINDS: tuple[str, ...] = ("500", "503", "429")
 """500: ``{"error"}`` JSON; 503 and 429: JSON with ``Retry-After`` when retry_after_s is set."""
-ACTIONS = ("expire_tokens",)
+ACTIONS = ("expire_tokens", "expire_csrf_tokens")
 
 
 def parse_faults(spec: Any) -> tuple[Faults, dict[str, bool]]:

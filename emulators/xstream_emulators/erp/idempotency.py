@@ -2,8 +2,10 @@
 
 - The key is an sf-string (``Idempotency-Key: "8e03978e-40d5"``); a bare token is accepted too,
   as most servers do. Anything else (empty, control characters, a bad quote) is 400.
-- The request is fingerprinted: sha256 over method, path and the canonical JSON of the body
-  (keys sorted, no whitespace), so the same fields in another order are the same request.
+- The request is fingerprinted: sha256 over method, path and the canonical JSON of what the request
+  says (keys sorted, no whitespace): its JSON body, so the same fields in another order are the same
+  request; for a streamed upload the body's sha256 and size and the headers that describe it; for a
+  call without a body its query.
 - First use of a key: it is *claimed* (in flight) until the answer is stored.
 - Same key, same fingerprint, answer stored: the stored answer again (status and body; the web layer
   adds ``Idempotent-Replayed: true``), nothing is executed.
@@ -30,6 +32,8 @@ class StoredAnswer:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = "application/json"
+    """None: an answer without a body (204)."""
 
 
 @dataclass

@@ -16,7 +16,8 @@ Every create and every effective update appends a Debezium PostgreSQL change eve
 :class:`ChangeLog`: ``{"before", "after", "op", "ts_ms", "source": {"version", "connector":
 "postgresql", "name": "erp", "db": "erp", "schema": "public", "table": <entity>, "snapshot",
 "lsn", "txId", "ts_ms"}, "transaction": null}`` with a strictly increasing ``lsn``; the Kafka key is
-``{"id": <record id>}``.
+``{"id": <record id>}`` (the attachment tables name their own key; a delete is op "d" with ``before``
+and a null ``after``, and no tombstone entry: producing that is the forwarder's business).
 """
 
 from __future__ import annotations
@@ -53,7 +54,11 @@ class ChangeLog:
         self.changes: list[Change] = []
         self.last_lsn = LSN_START
 
-    def append(self, entity: str, op: str, before: dict[str, Any] | None, after: dict[str, Any]) -> Change:
+    def append(self, entity: str, op: str, before: dict[str, Any] | None, after: dict[str, Any] | None, *,
+               key: dict[str, Any] | None = None) -> Change:
+        """One change event; ``key`` defaults to ``{"id": ...}`` of the row (``after``, or ``before`` for a delete)."""
+        row = after if after is not None else before
+        assert row is not None, "a change has a row before or after it"
         self.last_lsn += LSN_STEP
         ts_ms = int(self._wall() * 1000)
         source = {"version": DEBEZIUM_VERSION, "connector": "postgresql", "name": "erp", "ts_ms": ts_ms,
@@ -62,7 +67,7 @@ class ChangeLog:
                   "xmin": None}
         value = {"before": copy.deepcopy(before), "after": copy.deepcopy(after), "source": source, "op": op,
                  "ts_ms": ts_ms, "transaction": None}
-        change = Change(self.last_lsn, entity, {"id": after["id"]}, value)
+        change = Change(self.last_lsn, entity, key if key is not None else {"id": row["id"]}, value)
         self.changes.append(change)
         return change
 

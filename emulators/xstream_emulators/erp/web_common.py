@@ -4,6 +4,7 @@ and the paged list envelope."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from aiohttp import web
@@ -80,3 +81,9 @@ def page(entity: str, found: list[dict[str, Any]], offset: int, limit: int) -> w
     """The list envelope ``{"entity", "total", "offset", "limit", "records"}`` of one page of ``found``."""
     return json_response({"entity": entity, "total": len(found), "offset": offset, "limit": limit,
                           "records": found[offset:offset + limit]})
+
+
+def content_disposition(kind: str, file_name: str) -> str:
+    """RFC 6266: an ASCII ``filename`` (others replaced) and the exact name as ``filename*``."""
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in file_name)
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
