@@ -8,6 +8,9 @@ only producer) and these components, each a consumer group of its own where it r
     flow opentext_status      OpenText events -> downstream commands, state  (group {app}-flow-opentext_status)
     sink opentext             workspace commands -> OpenText                 (group {app}-sink-opentext)
     sink <target>             downstream commands -> one target each         (group {app}-sink-<target>)
+    flow documents_in         attachment rows, approval decisions -> document commands (F2, with document rules)
+    flow documents_out        OpenText events -> publish commands            (F2, with outbound document rules)
+    sink documents            document commands -> OpenText and the sources' attachment APIs
     ingress                   webhook and/or poller -> OpenText events       (when enabled)
     observability             /metrics /healthz /readyz
 
@@ -31,10 +34,12 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 
 from xstream.breaker import CircuitBreaker
+from xstream.clients.opentext import OpenTextClient
 from xstream.errors import BrokerUnreachable, ConfigError, XStreamError
-from xstream.flows import cdc_workspace, link_back, opentext_status
+from xstream.flows import cdc_workspace, documents, link_back, opentext_status
 from xstream.ingress.service import OpenTextIngress
 from xstream.kafka import make_consumer
+from xstream.model.documents import SourceFormat
 from xstream.model.position import position_order
 from xstream.observability import Health, Metrics, ObservabilityServer, configure_logging
 from xstream.publisher import KafkaPublisher
@@ -42,6 +47,9 @@ from xstream.retry import RetryPolicy
 from xstream.routing import Router
 from xstream.runner import RunnerTopics, SinkRunner
 from xstream.settings import ObservabilitySettings, Settings, revoke_budget
+from xstream.sinks.document_sources import Sources
+from xstream.sinks.document_state import DocumentEntry, DocumentState
+from xstream.sinks.documents import DocumentSink
 from xstream.sinks.downstream import DownstreamSink
 from xstream.sinks.effects import EffectEntry, EffectLedger
 from xstream.sinks.ledger import Ledger, LedgerEntry
@@ -51,7 +59,15 @@ from xstream.streams.flow import FlowRunner, Step
 from xstream.streams.loop import LoopSettings, PartitionedLoop, Processor
 from xstream.streams.state import KafkaLogReader, PartitionedStore
 from xstream.topics import Role, TopicCatalog, load_catalog
-from xstream.transform.rule_files import RULES_DIR, STATUS_RULES_DIR, load_rule_files, load_status_rule_files
+from xstream.transform.document_rules import DocumentRuleSet
+from xstream.transform.rule_files import (
+    DOCUMENT_RULES_DIR,
+    RULES_DIR,
+    STATUS_RULES_DIR,
+    load_document_rule_files,
+    load_rule_files,
+    load_status_rule_files,
+)
 from xstream.transform.rules import RuleSet
 from xstream.transform.status_engine import DocumentMemory
 from xstream.transform.status_rules import StatusRuleSet
@@ -72,6 +88,20 @@ def load_rules(settings: Settings) -> RuleSet:
 def load_status_rules(settings: Settings) -> StatusRuleSet:
     """The operator's status rules, else the shipped samples."""
     return load_status_rule_files([settings.worker.status_rules_file or STATUS_RULES_DIR])
+
+
+def load_document_rules(settings: Settings) -> DocumentRuleSet:
+    """The operator's document rules, else the shipped samples."""
+    return load_document_rule_files([settings.worker.document_rules_file or DOCUMENT_RULES_DIR])
+
+
+def document_sources(document_rules: DocumentRuleSet, status_rules: StatusRuleSet) -> set[tuple[str, SourceFormat]]:
+    """Every (target, attachment API) the document sink reads from or writes to: the document rules'
+    sources and destinations, and where the status rules send the links of locked versions."""
+    locked = {(action.lock_version.link_to.target, action.lock_version.link_to.format)
+              for rule in status_rules.rules for action in rule.then
+              if action.lock_version is not None and action.lock_version.link_to is not None}
+    return document_rules.sources() | locked
 
 
 def check_targets(rules: RuleSet, settings: Settings, status_rules: StatusRuleSet | None = None) -> None:
@@ -254,7 +284,9 @@ def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None,
     catalog = catalog or load_catalog(prefix=settings.kafka.topic_prefix, targets=settings.targets)
     router = Router(catalog)
     rules, status_rules = load_rules(settings), load_status_rules(settings)
+    document_rules = load_document_rules(settings)
     check_targets(rules, settings, status_rules)
+    sources = Sources.from_settings(settings.targets, document_sources(document_rules, status_rules))
     metrics, health, clock = metrics or Metrics(), Health(settings.observability.stall_after_s), SystemClock()
     kafka, worker = settings.kafka, settings.worker
     publisher, reader = KafkaPublisher(kafka), KafkaLogReader(kafka)
@@ -334,6 +366,26 @@ def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None,
         components.append(sink(sink_runner(DownstreamSink(name, target, EffectLedger(effects)), commands,
                                            target_route.command_type, target.breaker, target.concurrency),
                                commands))
+    if document_rules.topics:
+        components.append(flow(documents.FLOW_IN, documents.inbound_topics(document_rules, kafka.topic_prefix),
+                               documents.make_inbound_step(rules=document_rules, router=router,
+                                                           max_record_bytes=worker.max_record_bytes, metrics=metrics,
+                                                           topic_prefix=kafka.topic_prefix)))
+    if document_rules.outbound:
+        components.append(flow(documents.FLOW_OUT, [topic[Role.OPENTEXT_EVENTS]],
+                               documents.make_outbound_step(rules=document_rules, router=router,
+                                                            max_record_bytes=worker.max_record_bytes)))
+    document_store: PartitionedStore[DocumentEntry] = PartitionedStore(
+        publisher=publisher, reader=reader, topic=catalog.one(Role.DOCUMENT_STATE).name, prefix="",
+        adapter=TypeAdapter(DocumentEntry))
+    document_route = router.for_sink("documents")
+    document_commands = router.topic_of_sink(document_route)
+    document_sink = DocumentSink(opentext=OpenTextClient(settings.opentext), sources=sources,
+                                 state=DocumentState(document_store), settings=settings.documents,
+                                 opentext_settings=settings.opentext, attributes=document_rules.attributes)
+    components.append(sink(sink_runner(document_sink, document_commands, document_route.command_type,
+                                       settings.documents.breaker, settings.documents.concurrency),
+                           document_commands))
     if settings.webhook.enabled or settings.poller.enabled:
         components.append(IngressComponent(lambda: OpenTextIngress(
             settings, catalog, status_rules, metrics, health, clock, publisher=publisher,

@@ -47,6 +47,12 @@ class DeadLetterReason(StrEnum):
     RETRIES_EXHAUSTED = "retries_exhausted"
     WRONG_TYPE = "wrong_type"
     """A mapped value that does not fit its attribute's type (an object for a name, text for an integer)."""
+    CONTENT_MISMATCH = "content_mismatch"
+    """A document body that is not what its notice declared: more or fewer bytes, another checksum."""
+    SOURCE_NOT_FOUND = "source_not_found"
+    """The source system has no document where the notice points (404 from its attachment API)."""
+    UNKNOWN_BUSINESS_OBJECT = "unknown_business_object"
+    """No workspace for the document's business object, after waiting for one."""
 
 
 class XStreamError(Exception):

@@ -286,7 +286,8 @@ class SinkRunner:
             causation=command.causation,
             occurred_at=self._clock.now(),
         )
-        deliveries = [await self._publisher.publish(self._topics.status, command.kafka_key.encode(), encode(status),
+        deliveries = [await self._publisher.publish(self._topics.status, command.business_object.kafka_key.encode(),
+                                                    encode(status),
                                                     idempotency_key=command.idempotency_key)]
         if outcome is Outcome.REJECTED:
             deliveries.append(await self._dead_letters.send(

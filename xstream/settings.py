@@ -217,6 +217,18 @@ class TargetSettings(BaseModel):
     connect_timeout_s: Annotated[float, Field(gt=0)] = 5.0
     request_timeout_s: Annotated[float, Field(gt=0)] = 30.0
     breaker: BreakerSettings = BreakerSettings()
+    attachments_url: HttpUrl | None = None
+    """records: the root of the system's attachment API (documents, flow F2): the SAP host before
+    ``/sap/opu/odata``, or the Salesforce instance URL. Default: base_url's scheme, host and port."""
+
+    @property
+    def attachments_root(self) -> str:
+        """Where the attachment API lives (``attachments_url``, else base_url's origin)."""
+        if self.attachments_url is not None:
+            return str(self.attachments_url).rstrip("/")
+        assert self.base_url is not None, "a records target has a base_url"
+        port = f":{self.base_url.port}" if self.base_url.port is not None else ""
+        return f"{self.base_url.scheme}://{self.base_url.host}{port}"
 
     @model_validator(mode="after")
     def _complete(self) -> TargetSettings:
@@ -243,6 +255,19 @@ class TargetSettings(BaseModel):
                 raise ValueError(f"channel {name} is given twice (names compare ignoring case)")
             named[name.casefold()] = url
         return named
+
+
+class DocumentSettings(BaseModel):
+    """The document sink (flow F2): bodies streamed between the source systems and OpenText."""
+
+    model_config = ConfigDict(frozen=True)
+
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    """Documents transferred at once per worker (each holds one stream from a source to OpenText)."""
+    workspace_wait_s: Annotated[float, Field(ge=0)] = 300.0
+    """How long a document waits for its business object's workspace (created by flow F1, maybe
+    still on its way) before it is dead-lettered as ``unknown_business_object`` (re-drivable)."""
+    breaker: BreakerSettings = BreakerSettings()
 
 
 class RetrySettings(BaseModel):
@@ -277,6 +302,9 @@ class WorkerSettings(BaseModel):
     status_rules_file: Path | None = None
     """Status rules (OpenText changes -> approvals, record updates, notifications): a YAML file or a
     directory of them; the shipped samples when unset."""
+    document_rules_file: Path | None = None
+    """Document rules (flow F2: attachments into workspaces, workspace documents to source records,
+    approvals to document status): a YAML file or a directory of them; the shipped samples when unset."""
     max_record_bytes: Annotated[int, Field(ge=1024, le=1_048_576)] = 1_048_576
     """Larger records are dead-lettered as oversize, and so are outputs (commands) that would be
     larger: a record must fit the producer's request limit (1 MiB)."""
@@ -288,11 +316,11 @@ class WorkerSettings(BaseModel):
     (and re-read by the next owner, whose idempotency keys make the repeat harmless); queued records
     are left to the next owner at once. Default from the broker flavour (Tansu 1 s, Kafka 10 s)."""
 
-    @field_validator("rules_file", "status_rules_file")
+    @field_validator("rules_file", "status_rules_file", "document_rules_file")
     @classmethod
     def _exists(cls, path: Path | None) -> Path | None:
         """Checked on the field (not in a check of the whole tree) so that the error names its variable,
-        XSTREAM_WORKER__RULES_FILE or XSTREAM_WORKER__STATUS_RULES_FILE."""
+        XSTREAM_WORKER__RULES_FILE, XSTREAM_WORKER__STATUS_RULES_FILE or XSTREAM_WORKER__DOCUMENT_RULES_FILE."""
         if path is not None and not path.exists():
             raise ValueError(f"{path} does not exist (give a rules YAML file or a directory of them)")
         return path
@@ -379,6 +407,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     webhook: WebhookSettings = WebhookSettings()
     poller: PollerSettings = PollerSettings()
+    documents: DocumentSettings = DocumentSettings()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:

@@ -33,6 +33,7 @@ class Role(StrEnum):
     CHECKPOINTS = "checkpoints"
     STATE = "state"
     DOCUMENT_COMMANDS = "document_commands"
+    DOCUMENT_STATE = "document_state"
 
 
 class KeySpec(BaseModel):

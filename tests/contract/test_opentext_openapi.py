@@ -123,6 +123,7 @@ async def scenario_nodes_and_documents(r: Recorder, ctx: dict[str, Any]) -> None
     folder_id = folder["results"]["data"]["properties"]["id"]
     await r.call("POST", "/v2/nodes", data=body({"type": 0, "parent_id": ws, "name": "Contracts"}), expect=500)
     await r.call("POST", "/v2/nodes", data=body({"type": 0, "name": "no parent"}), expect=400)
+    await r.call("GET", f"/v1/forms/nodes/create?type=144&parent_id={folder_id}&category_id=2015")
     doc = await r.call("POST", "/v2/nodes", data=upload({"type": 144, "parent_id": folder_id, "name": "MSA.pdf"},
                                                           b"%PDF-1.7 v1", "MSA.pdf"))
     doc_id = doc["results"]["data"]["properties"]["id"]

@@ -13,6 +13,7 @@ import orjson
 
 from xstream.codec import decode_opentext_event
 from xstream.errors import DecodeError
+from xstream.model.documents import LockVersion
 from xstream.model.opentext import OpenTextEvent
 from xstream.model.record import RecordRef
 from xstream.transform.downstream_requests import request_for
@@ -75,6 +76,14 @@ def explain(rules: StatusRuleSet, raw_event: bytes, *, previous: bytes | None = 
         lines.append(f"  {'FIRES' if verdict.matched else '-    '}  {verdict.rule}: {verdict.why}")
     lines.append(f"commands   {len(evaluation.commands)}")
     for number, command in enumerate(evaluation.commands, start=1):
+        if isinstance(command, LockVersion):
+            lines += [f"  {number}. lock_version -> OpenText (rule {command.rule}, document {command.node_id})",
+                      f"     POST {{base_url}}/api/v2/nodes/{command.node_id}/versions/{command.version}/lock"]
+            if command.link_to is not None:
+                to = command.link_to
+                lines += [f"     then GET {{base_url}}/api/v2/nodes/{command.node_id}/copylink and a link "
+                          f"attachment on {to.target} ({to.format}) record {to.record.bo_type or ''} {to.record.bo_key}"]
+            continue
         request = request_for(command, approvals_path=approvals_path, fmt=fmt)
         where = f"<incoming webhook of channel {request.path}>" if command.kind == "notify" else f"{{base_url}}/{request.path}"
         lines += [f"  {number}. {command.kind} -> target {command.target} (rule {command.rule}, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from xstream.codec import decode_change, decode_opentext_event, encode
 from xstream.errors import DecodeError, MappingError
 from xstream.model.change import Tombstone
+from xstream.model.documents import MarkDocument, SetDocumentAttributes, StoreDocument
 from xstream.observability import Metrics
 from xstream.routing import Router
 from xstream.streams.dead_letters import record_ref
@@ -37,6 +38,7 @@ def make_inbound_step(*, rules: DocumentRuleSet, router: Router, max_record_byte
                 return StepResult("skipped")
             inbound, approvals = rules.inbound_for(topic), rules.approvals_for(topic)
             system = topic.split(".", 1)[0]
+            planned: StoreDocument | MarkDocument | SetDocumentAttributes | NoDocument
             if inbound is not None:
                 planned = plan_inbound(event, inbound, rules.attributes, system)
             elif approvals is not None:

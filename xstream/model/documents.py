@@ -81,7 +81,7 @@ class MarkDocument(_DocumentCommand):
     categories: dict[str, dict[str, Any]]
 
 
-class RecordRef(BaseModel):
+class TargetRecord(BaseModel):
     """The source record a document goes to: a SAP business object, or a Salesforce record."""
 
     model_config = ConfigDict(frozen=True)
@@ -102,7 +102,7 @@ class PublishDocument(_DocumentCommand):
     target: str = Field(min_length=1)
     format: SourceFormat
     mode: Literal["copy", "link"]
-    record: RecordRef
+    record: TargetRecord
     document_type: str | None = None
 
 

@@ -49,7 +49,7 @@ class TargetClient:
         self.base_url = str(settings.base_url).rstrip("/") if settings.base_url is not None else ""
         self.session = HttpSession(name, limit=settings.concurrency, request_timeout_s=settings.request_timeout_s,
                                    connect_timeout_s=settings.connect_timeout_s)
-        self.auth: Authenticator = _authenticator(name, settings.auth, self.session.send, clock)
+        self.auth: Authenticator = authenticator_for(name, settings.auth, self.session.send, clock)
 
     @property
     def token_fetches(self) -> int:
@@ -94,7 +94,9 @@ class TargetClient:
 _NO_CREDENTIAL = StaticAuth()
 
 
-def _authenticator(name: str, auth: TargetAuth, send: Sender, clock: Callable[[], float]) -> Authenticator:
+def authenticator_for(name: str, auth: TargetAuth, send: Sender,
+                      clock: Callable[[], float] = time.monotonic) -> Authenticator:
+    """The credential a target's settings choose (none, bearer, basic, OAuth2 client credentials)."""
     if auth.kind == "oauth2":
         assert auth.token_url is not None and auth.client_id is not None and auth.client_secret is not None
         return ClientCredentials(name, send, token_url=str(auth.token_url), client_id=auth.client_id,

@@ -164,7 +164,12 @@ class DocumentRuleSet(StrictModel):
         return next((r for r in self.approvals if r.source.topic == topic), None)
 
     def targets(self) -> set[str]:
-        return {r.source.target for r in self.inbound} | {r.to.target for r in self.outbound}
+        return {target for target, _ in self.sources()}
+
+    def sources(self) -> set[tuple[str, SourceFormat]]:
+        """Every (target, attachment API) the rules read bodies from or write documents to."""
+        return ({(r.source.target, r.source.format) for r in self.inbound}
+                | {(r.to.target, r.to.format) for r in self.outbound})
 
 
 def parse_document_rule_sources(sources: Sequence[tuple[str, str]]) -> DocumentRuleSet:

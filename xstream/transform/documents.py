@@ -28,11 +28,11 @@ from xstream.model.documents import (
     Checksum,
     MarkDocument,
     PublishDocument,
-    RecordRef,
     SetDocumentAttributes,
     SourceFormat,
     SourceRef,
     StoreDocument,
+    TargetRecord,
 )
 from xstream.model.opentext import DOCUMENT_KINDS, OpenTextEvent, attribute
 from xstream.model.record import RecordRef as RecordPosition
@@ -171,7 +171,7 @@ def plan_outbound(event: OpenTextEvent, rules: DocumentRuleSet, record: RecordPo
             continue
         if rule.when.document_types is not None and not _one_of(doc_type, rule.when.document_types):
             continue
-        record = RecordRef(bo_type=rule.record.bo_type,
+        target_record = TargetRecord(bo_type=rule.record.bo_type,
                            bo_key=OUTBOUND.fill(rule.record.bo_key, by_name(values), what=f"rule {rule.name}: record"))
         version = document.version
         mode = rule.to.as_
@@ -182,7 +182,7 @@ def plan_outbound(event: OpenTextEvent, rules: DocumentRuleSet, record: RecordPo
                                             position=identity, command_kind=f"publish_document:{rule.name}"),
             document_key=f"opentext/{document.node_id}", business_object=bo, rule=rule.name,
             causation=_opentext_causation(event, record), node_id=document.node_id, version=version,
-            name=document.name, target=rule.to.target, format=rule.to.format, mode=mode, record=record,
+            name=document.name, target=rule.to.target, format=rule.to.format, mode=mode, record=target_record,
             document_type=doc_type if isinstance(doc_type, str) else None))
     return commands
 
@@ -201,7 +201,8 @@ def plan_approval(event: ChangeEvent, rule: ApprovalRule, attributes: DocumentAt
     node = reference.get("document_id") if isinstance(reference, dict) else None
     if isinstance(node, bool) or not isinstance(node, int | str) or not str(node).isdigit():
         return NoDocument(f"approval {row.get('id')!r} is not about an OpenText document")
-    record = row.get("record") if isinstance(row.get("record"), dict) else {}
+    pointer = row.get("record")
+    record: dict[str, Any] = pointer if isinstance(pointer, dict) else {}
     values = {"record_id": record.get("id"), "record_entity": record.get("entity"), "approval_id": row.get("id")}
     bo = BusinessObject(ext_system_id=rule.business_object.ext_system_id, bo_type=rule.business_object.bo_type,
                         bo_id=APPROVAL.fill(rule.business_object.bo_id, by_name(values),

@@ -1,4 +1,4 @@
-"""Where rules files live (mapping rules, status rules) and how several are read into one rule set.
+"""Where rules files live (mapping rules, status rules, document rules) and how several are read into one rule set.
 
 The worker reads every ``*.yaml`` of a directory (the shipped samples in :data:`RULES_DIR`, or the
 operator's) except the OpenText catalog used by dry-run; names and (topic, entity) pairs must be
@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from xstream.errors import ConfigError
+from xstream.transform.document_rules import DocumentRuleSet, parse_document_rule_sources
 from xstream.transform.rules import RuleSet, parse_rule_sources
 from xstream.transform.status_rules import StatusRuleSet, parse_status_rule_sources
 
@@ -21,6 +22,8 @@ CATALOG_FILE_NAME = "opentext_catalog.yaml"
 CATALOG_FILE = RULES_DIR / CATALOG_FILE_NAME
 STATUS_RULES_DIR = RULES_DIR / "status"
 """The sample status rules shipped with xstream (contracts: legal review -> approval, signed, rejected)."""
+DOCUMENT_RULES_DIR = RULES_DIR / "documents"
+"""The sample document rules shipped with xstream (supplier documents between the ERP and OpenText)."""
 
 
 def rule_file_paths(paths: Iterable[Path]) -> list[Path]:
@@ -49,3 +52,9 @@ def load_status_rule_files(paths: Iterable[Path]) -> StatusRuleSet:
     """Parse and validate all status-rule files into one set; ConfigError names file, line and field."""
     files = rule_file_paths(list(paths))
     return parse_status_rule_sources([(str(p), p.read_text(encoding="utf-8")) for p in files])
+
+
+def load_document_rule_files(paths: Iterable[Path]) -> DocumentRuleSet:
+    """Parse and validate all document-rule files into one set; ConfigError names file, line and field."""
+    files = rule_file_paths(list(paths))
+    return parse_document_rule_sources([(str(p), p.read_text(encoding="utf-8")) for p in files])

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from xstream.errors import MappingError
+from xstream.errors import DeadLetterReason, MappingError
 from xstream.model.business import BusinessObject
 from xstream.model.commands import (
     AnyDownstream,
@@ -37,6 +37,7 @@ from xstream.model.commands import (
     UpdateRecord,
     idempotency_key,
 )
+from xstream.model.documents import LockVersion, PublishDocument, TargetRecord
 from xstream.model.opentext import (
     DOCUMENT_KINDS,
     Attributes,
@@ -57,6 +58,8 @@ UNKNOWN = "(unknown)"
 """``{previous_status}`` when the document was never seen before."""
 SOURCE_SYSTEM, ENTITY = "opentext", "document"
 SUBJECT_MAX, TITLE_MAX, TEXT_MAX = 500, 300, 4000
+StatusCommand = AnyDownstream | LockVersion
+"""What status rules send: downstream commands, and the governed copy's lock (document commands)."""
 """The longest approval subject, notification title and text a command carries (see model.commands)."""
 
 
@@ -87,7 +90,7 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Evaluation:
-    commands: list[AnyDownstream] = field(default_factory=list)
+    commands: list[StatusCommand] = field(default_factory=list)
     memory: DocumentMemory | None = None
     """The memory to keep; None leaves it as it was."""
     verdicts: list[Verdict] = field(default_factory=list)
@@ -227,8 +230,8 @@ def _workflow_verdict(rule: StatusRule, event: OpenTextEvent) -> Verdict:
 
 
 def _commands(rules: StatusRuleSet, verdicts: list[Verdict], event: OpenTextEvent, previous: Attributes | None,
-              record: RecordRef) -> tuple[list[AnyDownstream], list[str]]:
-    commands: list[AnyDownstream] = []
+              record: RecordRef) -> tuple[list[StatusCommand], list[str]]:
+    commands: list[StatusCommand] = []
     problems: list[str] = []
     for rule, verdict in zip(rules.rules, verdicts, strict=True):
         if not verdict.matched:
@@ -293,7 +296,7 @@ def business_object(event: OpenTextEvent) -> BusinessObject:
 
 
 def build_command(rule: StatusRule, index: int, action: Action, event: OpenTextEvent, values: Lookup,
-                  record: RecordRef) -> AnyDownstream:
+                  record: RecordRef) -> StatusCommand:
     """One action as a command; its key is stable for this observation, rule and action."""
     doc = event.document
     common: dict[str, Any] = {
@@ -307,6 +310,8 @@ def build_command(rule: StatusRule, index: int, action: Action, event: OpenTextE
         "rule": rule.name,
         "document": DocumentLink(node_id=doc.node_id, name=doc.name, url=doc.url, version=doc.version),
     }
+    if action.lock_version is not None:
+        return _lock_command(action, common, event, values)
     if action.start_approval is not None:
         spec = action.start_approval
         pointer = None
@@ -329,3 +334,24 @@ def build_command(rule: StatusRule, index: int, action: Action, event: OpenTextE
                   facts={label: TEMPLATES.fill(v, values, what=f"facts.{label}", required=False)
                          for label, v in note.facts.items()},
                   link_title="Open in OpenText" if note.link else None, link_url=doc.url if note.link else None)
+
+
+def _lock_command(action: Action, common: dict[str, Any], event: OpenTextEvent, values: Lookup) -> LockVersion:
+    """Lock the observed version; with ``link_to``, its link goes to the source record as well."""
+    spec, doc = action.lock_version, event.document
+    assert spec is not None
+    if doc.version is None:
+        raise MappingError(DeadLetterReason.MAPPING_FAILED, "the event names no version of the document to lock")
+    shared = {"business_object": common["business_object"], "causation": common["causation"],
+              "rule": common["rule"], "document_key": f"{SOURCE_SYSTEM}/{doc.node_id}"}
+    link_to = None
+    if spec.link_to is not None:
+        to = spec.link_to
+        link_to = PublishDocument(
+            **shared, idempotency_key=common["idempotency_key"], node_id=doc.node_id, version=doc.version,
+            name=f"{doc.name} (version {doc.version}, locked)", target=to.target, format=to.format, mode="link",
+            record=TargetRecord(bo_type=to.bo_type, bo_key=TEMPLATES.fill(to.bo_key, values, what="link_to.bo_key")),
+            document_type=TEMPLATES.fill(to.document_type, values, what="link_to.document_type", required=False)
+            if to.document_type else None)
+    return LockVersion(**shared, idempotency_key=common["idempotency_key"], node_id=doc.node_id,
+                       version=doc.version, name=doc.name, link_to=link_to)

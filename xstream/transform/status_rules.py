@@ -4,8 +4,9 @@ A rule reacts either to a document's *status* (a category attribute, by default 
 ``Status``) reaching a value, optionally only when it moves from given values, or to a workflow on a
 document finishing. It can be narrowed to workspace types, document types (by default the
 ``Document`` / ``Document Type`` attribute) and event kinds. Its ``then`` lists actions:
-``start_approval`` in a target system, ``update_record`` (the source record's status) and ``notify``
-(a team's chat channel). Text values are templates (:mod:`.templates`) over :data:`PLACEHOLDERS` and
+``start_approval`` in a target system, ``update_record`` (the source record's status), ``notify``
+(a team's chat channel) and ``lock_version`` (the governed copy: the version is locked in OpenText
+and, with ``link_to``, its link written to the source record's attachments). Text values are templates (:mod:`.templates`) over :data:`PLACEHOLDERS` and
 ``{document.<Attribute>}`` / ``{workspace.<Attribute>}``; the values come from the event. Parsed and
 validated once at start on the strict base of every rule file (:mod:`.rule_base`); mistakes are
 reported as ``file:line: field: message``. Declarative on purpose: no expressions.
@@ -139,33 +140,54 @@ class NotifySpec(StrictModel):
     """Add a link to the document in OpenText."""
 
 
-ActionKind = Literal["start_approval", "update_record", "notify"]
+class LinkToSpec(StrictModel):
+    """Where the locked version's link goes: a source record's attachments (SAP or Salesforce)."""
+
+    target: str = Field(min_length=1)
+    format: Literal["sap", "salesforce"]
+    bo_type: str | None = None
+    """SAP business object type of the record (``LFA1``); Salesforce: not used."""
+    bo_key: Template = "{bo_id}"
+    document_type: Template | None = None
+
+
+class LockVersionSpec(StrictModel):
+    """Lock the document's current version (the governed copy), optionally linking it back."""
+
+    link_to: LinkToSpec | None = None
+
+    @property
+    def target(self) -> str:
+        return self.link_to.target if self.link_to is not None else "opentext"
+
+
+ActionKind = Literal["start_approval", "update_record", "notify", "lock_version"]
+ACTION_KINDS: tuple[ActionKind, ...] = ("start_approval", "update_record", "notify", "lock_version")
 
 
 class Action(StrictModel):
-    """One of ``start_approval``, ``update_record``, ``notify``."""
+    """One of ``start_approval``, ``update_record``, ``notify``, ``lock_version``."""
 
     start_approval: StartApprovalSpec | None = None
     update_record: UpdateRecordSpec | None = None
     notify: NotifySpec | None = None
+    lock_version: LockVersionSpec | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Action:
-        given = [name for name in ("start_approval", "update_record", "notify") if getattr(self, name) is not None]
+        given = [name for name in ACTION_KINDS if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError(f"an action is exactly one of start_approval, update_record, notify (got "
+            raise ValueError(f"an action is exactly one of {', '.join(ACTION_KINDS)} (got "
                              f"{', '.join(given) or 'none'})")
         return self
 
     @property
     def kind(self) -> ActionKind:
-        if self.start_approval is not None:
-            return "start_approval"
-        return "update_record" if self.update_record is not None else "notify"
+        return next(name for name in ACTION_KINDS if getattr(self, name) is not None)
 
     @property
-    def spec(self) -> StartApprovalSpec | UpdateRecordSpec | NotifySpec:
-        found = self.start_approval or self.update_record or self.notify
+    def spec(self) -> StartApprovalSpec | UpdateRecordSpec | NotifySpec | LockVersionSpec:
+        found = self.start_approval or self.update_record or self.notify or self.lock_version
         assert found is not None
         return found
 
@@ -197,6 +219,8 @@ class StatusRuleSet(StrictModel):
         found: dict[str, set[ActionKind]] = {}
         for rule in self.rules:
             for action in rule.then:
+                if action.lock_version is not None and action.lock_version.link_to is None:
+                    continue  # OpenText only: no target to configure
                 found.setdefault(action.spec.target, set()).add(action.kind)
         return found
 

@@ -24,6 +24,8 @@ import mimetypes
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from xstream_emulators.opentext import categories as cats
 from xstream_emulators.opentext.model import (
     AUDIT_ADD_VERSION,
@@ -69,6 +71,11 @@ def add_version(state: OpenTextState, username: str, node: Node, fields: Mapping
     if len(description) > MAX_DESCRIPTION:
         raise ApiError(400, f"The version description must not be longer than {MAX_DESCRIPTION} characters.")
     roles = fields.get("roles")
+    if isinstance(roles, str) and roles.strip():  # a form field: the JSON object as text
+        try:
+            roles = orjson.loads(roles)
+        except orjson.JSONDecodeError:
+            raise ApiError(400, "Invalid value for parameter 'roles'.") from None
     flat = roles.get("categories", {}) if isinstance(roles, dict) else {}
     grouped = cats.group_flat(state, flat if isinstance(flat, dict) else {})
     user_id = state.user_id(username)

@@ -42,6 +42,7 @@ def add_routes(r: web.UrlDispatcher, api: str) -> None:
     r.add_post(f"{api}/v1/validation/nodes/names", validate_names, name="nodes.validate_names")
     r.add_get(f"{api}/v2/nodes/{{node_id}}/audit", node_audit, name="nodes.audit")
     r.add_get(f"{api}/v2/nodes/{{node_id}}/copylink", copy_link, name="nodes.copylink")
+    r.add_get(f"{api}/v1/forms/nodes/create", create_form, name="forms.node_create")
     r.add_get(f"{api}/v2/volumes", volumes, name="volumes.list")
     r.add_get(f"{api}/v2/volumes/{{volume_type}}", volume, name="volumes.get")
     r.add_get(f"{api}/v2/nodes/{{node_id}}/categories", get_categories, name="nodes.categories")
@@ -62,6 +63,33 @@ async def create_node(request: web.Request) -> web.Response:
     finally:
         form.discard()
     return json(request, views.node_result(state, node))
+
+
+async def create_form(request: web.Request) -> web.Response:
+    """GET /v1/forms/nodes/create?type=&parent_id=&category_id=...: the general form of a new node and,
+    for each ``category_id`` (repeated), its categories form (keys, titles, types) as a create wants them."""
+    state, q = state_of(request), request.query
+    for required in ("type", "parent_id"):
+        if not q.get(required):
+            raise ApiError(400, f"Argument '{required}' is required")
+    try:
+        subtype, parent_id = int(q["type"]), int(q["parent_id"])
+    except ValueError as exc:
+        raise ApiError(400, "Invalid datatype specified for argument 'parent_id'") from exc
+    if subtype not in nodes.CREATABLE:
+        raise ApiError(500, f"Subtype {subtype} not registered")
+    state.node(parent_id)
+    category_ids: list[int] = []
+    for raw in q.getall("category_id", []):
+        if not raw.isdigit() or int(raw) not in state.categories:
+            raise ApiError(400, f"Category ID {raw} is not a valid category.")
+        category_ids.append(int(raw))
+    general = {"data": {"name": "", "description": "", "type": subtype, "parent_id": parent_id},
+               "schema": {"type": "object", "properties": {"name": {"title": "Name", "type": "string"},
+                                                           "description": {"title": "Description", "type": "string"},
+                                                           "type": {"type": "integer"},
+                                                           "parent_id": {"type": "integer"}}}}
+    return web.json_response({"forms": [general, views.categories_form(state, category_ids)]})
 
 
 def _fields(request: web.Request) -> list[str]:

@@ -72,7 +72,8 @@ SEED_TYPES: tuple[WorkspaceTypeSeed, ...] = (
 )
 
 DOCUMENT_CATEGORY = ("Document", (AttributeSeed("Document Type"), AttributeSeed("Status"),
-                                  AttributeSeed("Document Date", "date")))
+                                  AttributeSeed("Document Date", "date"), AttributeSeed("Source Document Id"),
+                                  AttributeSeed("Source Version")))
 """A category for documents (not tied to a workspace type), applied with ``roles.categories``."""
 
 

@@ -8,6 +8,7 @@ lists with top-level ``paging``, categories with ``metadata``/``metadata_map``/`
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from xstream_emulators.opentext import nodes as node_rules
@@ -158,10 +159,15 @@ def create_form(state: OpenTextState, template: Template, parent_id: int | None)
             "type": {"type": "integer"}, "parent_id": {"type": "integer"},
             "template_id": {"type": "integer"}, "wksp_type_id": {"type": "integer"}}},
     }
+    return {"forms": [general, categories_form(state, template.category_ids)]}
+
+
+def categories_form(state: OpenTextState, category_ids: Iterable[int]) -> dict[str, Any]:
+    """The ``categories`` form of a create form: per category its keys, titles and types."""
     data: dict[str, Any] = {}
     schema: dict[str, Any] = {}
     options: dict[str, Any] = {}
-    for cat_id in template.category_ids:
+    for cat_id in category_ids:
         category = state.categories[cat_id]
         cat = str(cat_id)
         data[cat] = {f"{cat}_1": {"metadata_token": ""}}
@@ -179,9 +185,8 @@ def create_form(state: OpenTextState, template: Template, parent_id: int | None)
         schema[cat] = {"title": category.name, "type": "object", "properties": props}
         options[cat] = {"fields": {a.key: {"label": a.title, "type": "array" if a.is_set else "text"}
                                    for a in category.attributes}}
-    categories = {"role_name": "categories", "data": data, "options": {"fields": options},
-                  "schema": {"type": "object", "properties": schema}}
-    return {"forms": [general, categories]}
+    return {"role_name": "categories", "data": data, "options": {"fields": options},
+            "schema": {"type": "object", "properties": schema}}
 
 
 def paging(page: int, limit: int, total: int, next_href: str | None) -> dict[str, Any]:

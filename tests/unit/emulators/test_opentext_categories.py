@@ -25,7 +25,7 @@ async def test_apply_with_flat_fields_or_body_and_twice_is_400(api: Api) -> None
     doc = await api.document(ENTERPRISE, "a.pdf")
     reply = await api.call("POST", f"/v2/nodes/{doc}/categories", data={"category_id": str(DOC), f"{DOC}_2": "Invoice"})
     assert (reply.status, reply.body["results"]) == (200, {})
-    assert await values(api, doc, DOC) == {f"{DOC}_2": "Invoice", f"{DOC}_3": None, f"{DOC}_4": None}
+    assert await values(api, doc, DOC) == {f"{DOC}_2": "Invoice", f"{DOC}_3": None, f"{DOC}_4": None, f"{DOC}_5": None, f"{DOC}_6": None}
     reply = await api.body("POST", f"/v2/nodes/{doc}/categories", {"category_id": DOC})
     assert (reply.status, reply.body) == (400, {"error": "The attribute group 'Document' already exists"})
     reply = await api.body("POST", f"/v2/nodes/{doc}/categories", {"category_id": CAT, f"{CAT}_2": "K-1"})
@@ -42,7 +42,7 @@ async def test_update_merges_only_keys_of_that_category(api: Api) -> None:
     doc = await api.document(ENTERPRISE, "b.pdf", roles={"categories": {f"{DOC}_2": "Invoice"}})
     reply = await api.body("PUT", f"/v2/nodes/{doc}/categories/{DOC}", {f"{DOC}_3": "Approved"})
     assert (reply.status, reply.body["results"]) == (200, {})
-    assert await values(api, doc, DOC) == {f"{DOC}_2": "Invoice", f"{DOC}_3": "Approved", f"{DOC}_4": None}
+    assert await values(api, doc, DOC) == {f"{DOC}_2": "Invoice", f"{DOC}_3": "Approved", f"{DOC}_4": None, f"{DOC}_5": None, f"{DOC}_6": None}
     reply = await api.call("PUT", f"/v2/nodes/{doc}/categories/{DOC}", data={f"{DOC}_4": "2025-01-31"})  # flat form
     assert reply.status == 200 and (await values(api, doc, DOC))[f"{DOC}_4"] == "2025-01-31"
     reply = await api.body("PUT", f"/v2/nodes/{doc}/categories/{DOC}", {f"{CAT}_2": "x"})
@@ -98,7 +98,7 @@ async def test_set_rows_are_written_extended_and_removed(api: Api) -> None:
 
 async def test_delete_category_and_audit_event_10(api: Api) -> None:
     doc = await api.document(ENTERPRISE, "d.pdf", roles={"categories": {f"{DOC}_1": {}}})  # defaults
-    assert await values(api, doc, DOC) == {f"{DOC}_2": None, f"{DOC}_3": None, f"{DOC}_4": None}
+    assert await values(api, doc, DOC) == {f"{DOC}_2": None, f"{DOC}_3": None, f"{DOC}_4": None, f"{DOC}_5": None, f"{DOC}_6": None}
     reply = await api.call("DELETE", f"/v2/nodes/{doc}/categories/{DOC}")
     assert (reply.status, reply.body["results"]) == (200, {})
     assert (await api.get(f"/v2/nodes/{doc}/categories")).body["results"] == []

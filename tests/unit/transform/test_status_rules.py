@@ -63,7 +63,7 @@ def test_when_mistakes_are_reported_with_line_and_field(snippet: str, line: int,
     ("{update_record: {target: erp, entity: e, fields: {}}}", "fields: Dictionary should have at least 1 item"),
     ("{update_record: {target: erp, entity: e, fields: {a: '{bad}'}}}", "unknown placeholder {bad}"),
     ("{notify: {target: chat, channel: a, title: t}, update_record: {target: erp, entity: e, fields: {a: 1}}}",
-     "an action is exactly one of start_approval, update_record, notify (got update_record, notify)"),
+     "an action is exactly one of start_approval, update_record, notify, lock_version (got update_record, notify)"),
     ("{start_approval: {target: erp, subject: s}}", "start_approval.process: Field required"),
     ("{delete_everything: {}}", "delete_everything: Extra inputs are not permitted"),
 ])

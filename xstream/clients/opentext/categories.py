@@ -20,7 +20,7 @@ cannot take is a permanent MappingError ``wrong_type``, which the OpenText sink 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from xstream.clients.opentext.base import shape
@@ -30,6 +30,8 @@ from xstream.clients.opentext.category_meta import (
     is_applied,
     parse_node_categories,
 )
+from xstream.clients.opentext.forms import CategoryKeyMap, parse_create_form
+from xstream.clients.opentext.models import DOCUMENT
 from xstream.clients.opentext.nodes import NodesApi
 from xstream.clients.opentext.transport import json_body
 from xstream.errors import DeadLetterReason, MappingError, SinkRejected
@@ -43,6 +45,25 @@ CATEGORY = 131
 class CategoriesApi(NodesApi):
     _category_ids: dict[str, int]
     """Category name (casefolded) -> id, learned from every answer that names categories."""
+    _node_category_keys: dict[int, CategoryKeys]
+    """Category id -> its keys and types for a new node (from the node create form)."""
+
+    async def node_create_keys(self, parent_id: int, names: Iterable[str], *, subtype: int = DOCUMENT) -> CategoryKeyMap:
+        """The keys a new node's ``roles.categories`` take for these categories (by name), from
+        ``GET /api/v1/forms/nodes/create?type=&parent_id=&category_id=...``; cached per category (its
+        keys do not depend on where the node goes), so a warm client makes no call at all."""
+        wanted = {name: await self.category_id(name) for name in names}
+        missing = sorted({cat for cat in wanted.values() if cat not in self._node_category_keys})
+        if missing:
+            params = [("type", str(subtype)), ("parent_id", str(int(parent_id)))] + [
+                ("category_id", str(cat)) for cat in missing]
+            payload = await self._call("forms.node_create", "GET", "/api/v1/forms/nodes/create", params=params)
+            for keys in shape("forms.node_create", lambda: parse_create_form(payload).categories):
+                if keys.id.isdigit():
+                    self._node_category_keys[int(keys.id)] = keys
+        found = [self._node_category_keys[cat] for cat in dict.fromkeys(wanted.values())
+                 if cat in self._node_category_keys]
+        return CategoryKeyMap(tuple(found))
 
     async def node_categories(self, node_id: int) -> list[NodeCategory]:
         """The categories applied to a node, with attribute names and current values."""

@@ -39,6 +39,7 @@ from xstream.clients.opentext.transport import Transport
 from xstream.clients.opentext.workflows import WorkflowsApi
 from xstream.clients.opentext.workspaces import WorkspacesApi
 from xstream.settings import OpenTextSettings
+from xstream.transform.opentext_requests import CategoryKeys
 
 
 class OpenTextClient(DocumentsApi, WorkspacesApi, WorkflowsApi):
@@ -51,6 +52,7 @@ class OpenTextClient(DocumentsApi, WorkspacesApi, WorkflowsApi):
         self._types_lock = asyncio.Lock()
         self._key_maps: dict[int, CategoryKeyMap] = {}
         self._category_ids: dict[str, int] = {}
+        self._node_category_keys: dict[int, CategoryKeys] = {}
         self._large_file_settings: LargeFileSettings | None = None
 
     async def __aenter__(self) -> OpenTextClient:

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 
 from xstream.clients.opentext.base import results_list, shape
 from xstream.clients.opentext.categories import CategoriesApi
@@ -150,12 +151,17 @@ class DocumentsApi(CategoriesApi, VersionsApi, LargeFilesApi):
 
     async def add_version(
         self, node_id: int, open_body: BodyOpener, *, description: str = "", add_major_version: bool = False,
-        large_file: bool | None = None,
+        large_file: bool | None = None, categories: Mapping[str, Any] | None = None,
     ) -> UploadResult:
-        """The body as a new version of document ``node_id`` (file name and MIME type the body's)."""
+        """The body as a new version of document ``node_id`` (file name and MIME type the body's).
+
+        ``categories``: the flat keyed map of ``roles.categories`` set with the version, in the same
+        request (say, the source version it stands for), so no second call is needed."""
         fields = {"description": description[:255]} if description else {}
         if add_major_version:
             fields["add_major_version"] = "true"
+        if categories:
+            fields["roles"] = orjson.dumps({"categories": dict(categories)}).decode()
 
         async def one_request(source: ByteSource, info: ContentInfo) -> NodeVersion:
             version = await self._post_version(node_id, source, fields, filename=info.name or "file",
