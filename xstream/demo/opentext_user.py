@@ -8,8 +8,10 @@ a workflow step would through the Content Server REST API.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient, WorkspaceCreateRequest, bytes_body
+from xstream.clients.opentext.category_meta import find_category, values_by_name
 
 DOCUMENT_CATEGORY = "Document"
 
@@ -36,3 +38,9 @@ async def file_document(client: OpenTextClient, parent_id: int, name: str, *, do
 async def set_status(client: OpenTextClient, document_id: int, status: str) -> None:
     """What a reviewer (or a workflow step) does: set the document's Status attribute."""
     await client.update_categories(document_id, {DOCUMENT_CATEGORY: {"Status": status}})
+
+
+async def status_of(client: OpenTextClient, document_id: int) -> Any:
+    """The document's Status attribute as OpenText holds it now (None without the category)."""
+    category = find_category(await client.node_categories(document_id), DOCUMENT_CATEGORY)
+    return values_by_name(category).get("Status") if category is not None else None

@@ -1,4 +1,4 @@
-"""``xstream demo``: flows F1, F4, F3 and F6 on one machine, checked, in one command.
+"""``xstream demo``: flows F1, F4, F3, F6 and F2 on one machine, checked, in one command.
 
 Embedded broker, the OpenText emulator, three source-system emulators (ERP, CRM, project tool), a
 chat emulator and a real worker process. First act (F1, F4): ERP customers arrive as about 100
@@ -8,7 +8,10 @@ feeds, as Debezium would deliver them. Every workspace link is written back to i
 the CDC echo of that write is dropped, and a supplier blocked in the ERP gets its workspace status
 updated. Second act (F3, F6, :mod:`.status_phase`): contracts change status in OpenText; the signed
 webhook and the poller both report it; approvals start in the ERP, supplier records are updated,
-teams are told, once each. Exit 0 only when every check holds.
+teams are told, once each; the ERP's approval decision becomes the contract's Status. Third act
+(F2, :mod:`.documents_phase`): ERP attachments become governed documents and versions in the
+supplier's workspace; the contract is a link on the ERP supplier, its signed version locked. Exit 0
+only when every check holds.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from xstream_emulators.notify import (
 from xstream_emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 
 from xstream.demo import scenario as sc
+from xstream.demo.documents_phase import DocumentStage, run_document_stage
 from xstream.demo.harness import (
     HARNESS_TARGETS,
     CdcForwarder,
@@ -178,7 +182,10 @@ async def _drive(console: Console, stack: Stack, *, keep_running: bool, timeout_
             console, stack.opentext.url, stack.targets["erp"], stack.chat, stack.collector, stack.events_topic,
             stack.status_topic, stack.webhook_url, stack.worker.base_url, timeout_s),
             stack.opentext.admin_url) if done else {}
-        checks = first_act | second_act | {"worker still running": stack.worker.running}
+        third_act = await run_document_stage(DocumentStage(
+            console, stack.opentext.url, stack.opentext.admin_url, stack.targets["erp"], stack.collector,
+            stack.status_topic, timeout_s)) if done else {}
+        checks = first_act | second_act | third_act | {"worker still running": stack.worker.running}
         for name, ok in checks.items():
             console.print(f"  {'[green]ok  [/]' if ok else '[red]FAIL[/]'} {name}")
         if keep_running:
@@ -197,7 +204,8 @@ async def _seed_sources(stack: Stack, scenario: sc.Scenario) -> list[CdcForwarde
                                  ("projects", "project_tool", PROJECTS)):
         for row in rows:
             await stack.admin(f"records/{entity}", "POST", row, target=target)
-    feeds = {"erp": {"suppliers": "erp.cdc.suppliers"}, "crm": {"accounts": "crm.cdc.accounts"},
+    feeds = {"erp": {"suppliers": "erp.cdc.suppliers", "attachments": "erp.cdc.attachments",
+                     "approvals": "erp.cdc.approvals"}, "crm": {"accounts": "crm.cdc.accounts"},
              "project_tool": {"projects": "projects.cdc.projects"}}
     return [await CdcForwarder(stack.targets[name].admin_url, stack.bootstrap, topics.get).start()
             for name, topics in feeds.items()]

@@ -35,10 +35,12 @@ from xstream_emulators.notify import RunningNotifyEmulator
 
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
 from xstream.demo.harness import Collector, fetch_metrics, metric
-from xstream.demo.opentext_user import file_document, set_status
+from xstream.demo.opentext_user import file_document, set_status, status_of
 from xstream.settings import OpenTextSettings
 
 SIGNED_SUPPLIER, WORKFLOW_SUPPLIER = "0000300001", "0000300000"
+APPROVED_STATUS = "Commercially Approved"
+"""What the shipped document rules make of an approval decided in the ERP (rule erp-commercial-approvals)."""
 """Globex Metals and Initech Components, two of the demo's ERP suppliers."""
 
 
@@ -121,6 +123,8 @@ async def run_status_stage(stage: StatusStage, admin_url: str) -> dict[str, bool
         await set_status(opentext, contract, "Legal Review Done")
         approval = await stage.until("the commercial approval in the ERP", lambda: _approval(stage))
         await stage.until("the commercial team's message", lambda: _channel(stage, "commercial"))
+        await stage.both_saw("'Legal Review Done'", contract, status="Legal Review Done")
+        decided_status = None
         if approval:
             c.print(f"[bold]ERP[/]       approval {approval['id']} ({approval['process']}) for "
                     f"{approval['record']['entity']}/{approval['record']['id']}: {approval['status']}; "
@@ -128,7 +132,12 @@ async def run_status_stage(stage: StatusStage, admin_url: str) -> dict[str, bool
             decided = await _post(f"{stage.erp.admin_url}/approvals/{approval['id']}/decide",
                                   {"decision": "approved", "by": "m.weber", "comment": "terms accepted"})
             c.print(f"[bold]ERP[/]       purchasing approves {decided.get('id')}: {decided.get('status')}")
-        await stage.both_saw("'Legal Review Done'", contract, status="Legal Review Done")
+            # F2 closes the loop: the decision (the ERP's change log) becomes the contract's Status
+            decided_status = await stage.until("the ERP's decision as the contract's Status in OpenText",
+                                               lambda: _document_status(opentext, contract, APPROVED_STATUS))
+            if decided_status:
+                c.print(f"[bold]OpenText[/]  the contract's Status is now {decided_status!r} (set from the ERP)")
+                await stage.both_saw(f"'{APPROVED_STATUS}'", contract, status=APPROVED_STATUS)
         c.print("[bold]OpenText[/]  the contract is signed: Status -> 'Signed'")
         await set_status(opentext, contract, "Signed")
         signed = await stage.until("the supplier record's contract status",
@@ -157,8 +166,14 @@ async def run_status_stage(stage: StatusStage, admin_url: str) -> dict[str, bool
     handled = await stage.until("every OpenText event through the status rules, every command they made done",
                                 lambda: _all_handled(stage, admin_url))
     return await _report(stage, contract, framework, signed=signed, approved=approved, seen_twice=both,
-                         unsigned=unsigned) | {"the worker had handled every OpenText event before the counting":
-                                               bool(handled)}
+                         unsigned=unsigned) | {
+        "the worker had handled every OpenText event before the counting": bool(handled),
+        "the ERP's approval decision showed as the contract's Status in OpenText (F2)": bool(decided_status)}
+
+
+async def _document_status(opentext: OpenTextClient, doc: int, wanted: str) -> str | None:
+    status = await status_of(opentext, doc)
+    return status if status == wanted else None
 
 
 def _status_of(event: dict[str, Any]) -> str | None:
