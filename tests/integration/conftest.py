@@ -20,9 +20,10 @@ from xstream_emulators.notify import (
 from xstream_emulators.opentext import OpenTextEmulatorConfig, RunningEmulator, start_opentext_emulator
 
 from tests.conftest import Broker
+from xstream.clients.opentext import OpenTextClient
 from xstream.demo.harness import HARNESS_TARGETS, CdcForwarder, Collector, WorkerProcess, worker_env
 from xstream.kafka import apply_topics
-from xstream.settings import BrokerFlavour, KafkaSettings
+from xstream.settings import BrokerFlavour, KafkaSettings, OpenTextSettings
 from xstream.topics import Role, TopicCatalog, load_catalog
 
 pytestmark = pytest.mark.integration
@@ -87,11 +88,17 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(broker: Broker, tmp_path: Path) -> AsyncIterator[Stack]:
+def opentext_config() -> OpenTextEmulatorConfig:
+    """The OpenText emulator's settings; a test module overrides this fixture for others (e.g. small parts)."""
+    return OpenTextEmulatorConfig()
+
+
+@pytest.fixture
+async def stack(broker: Broker, tmp_path: Path, opentext_config: OpenTextEmulatorConfig) -> AsyncIterator[Stack]:
     prefix = f"t{uuid.uuid4().hex[:8]}."
     catalog = load_catalog(prefix=prefix, targets=HARNESS_TARGETS)
     await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour(broker.flavour)), catalog.specs)
-    emulator = await start_opentext_emulator(OpenTextEmulatorConfig())
+    emulator = await start_opentext_emulator(opentext_config)
     targets = {name: await start_erp_emulator(ErpEmulatorConfig()) for name in TARGETS}
     chat = await start_notify_emulator(NotifyEmulatorConfig())
     st = Stack(broker, prefix, emulator, catalog, tmp_path, chat, targets)
@@ -108,3 +115,10 @@ async def stack(broker: Broker, tmp_path: Path) -> AsyncIterator[Stack]:
         await chat.stop()
         for target in targets.values():
             await target.stop()
+
+
+@pytest.fixture
+async def opentext(stack: Stack) -> AsyncIterator[OpenTextClient]:
+    """A client of the stack's OpenText emulator: what OpenText users do, through the REST API."""
+    async with OpenTextClient(OpenTextSettings(base_url=stack.emulator.url)) as client:
+        yield client

@@ -19,7 +19,7 @@ import pytest
 
 from tests.integration.conftest import Stack
 from tests.integration.test_f1_workspaces import TIMEOUT_S, decoded, quiet
-from tests.integration.test_f3_f6_status import POLLER, eventually, opentext  # noqa: F401 - the fixture
+from tests.integration.test_f3_f6_status import POLLER, eventually
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
 from xstream.demo.harness import Collector
 from xstream.demo.opentext_user import file_document, set_status, workspace_for

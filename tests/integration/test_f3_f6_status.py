@@ -5,7 +5,7 @@ the ERP emulator, the supplier record is updated, the team's chat channel gets o
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -19,7 +19,6 @@ from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
 from xstream.demo.harness import Collector
 from xstream.demo.opentext_user import file_document, set_status, workspace_for
 from xstream.ingress.signature import sign
-from xstream.settings import OpenTextSettings
 from xstream.topics import Role
 
 pytestmark = pytest.mark.integration
@@ -36,12 +35,6 @@ POLLER = {"XSTREAM_POLLER__ENABLED": "true", "XSTREAM_POLLER__INTERVAL_S": "1",
 def webhook_env(port: int) -> dict[str, str]:
     return {"XSTREAM_WEBHOOK__ENABLED": "true", "XSTREAM_WEBHOOK__PORT": str(port),
             "XSTREAM_WEBHOOK__HOST": "127.0.0.1", "XSTREAM_WEBHOOK__SECRET": SECRET}
-
-
-@pytest.fixture
-async def opentext(stack: Stack) -> AsyncIterator[OpenTextClient]:
-    async with OpenTextClient(OpenTextSettings(base_url=stack.emulator.url)) as client:
-        yield client
 
 
 async def supplier_contract(stack: Stack, client: OpenTextClient, status: str = "In Legal Review") -> int:

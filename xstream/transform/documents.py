@@ -95,7 +95,7 @@ def attachment_of(event: ChangeEvent, format: SourceFormat) -> Attachment:
         return Attachment(
             format="sap", document_id=_text(row, "attachment_id"), version=_count(row, "version", 1),
             ref=_sap_ref(row), name=_text(row, "file_name"), media_type=_text(row, "mime_type", "application/octet-stream"),
-            size=_size(row, "file_size"), checksum=None, bo_type=_text(row, "bo_type"), bo_key=_text(row, "bo_key"),
+            size=_size(row, "file_size"), checksum=_sha256(row), bo_type=_text(row, "bo_type"), bo_key=_text(row, "bo_key"),
             document_type=_optional(row, "document_type"), kind=_text(row, "kind", "file"),
             origin=_optional(row, "changed_by_origin"), changed_at=_optional(row, "changed_at"))
     checksum = _optional(row, "Checksum")
@@ -215,6 +215,12 @@ def plan_approval(event: ChangeEvent, rule: ApprovalRule, attributes: DocumentAt
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+def _sha256(row: dict[str, Any]) -> Checksum | None:
+    """A SAP row's content hash, where the DMS keeps one (a ``sha256`` column; most keep none)."""
+    value = _optional(row, "sha256")
+    return Checksum(algorithm="sha256", hex=value) if value else None
+
 
 def _one_of(value: Any, wanted: list[str]) -> bool:
     return isinstance(value, str) and value.casefold() in {w.casefold() for w in wanted}
