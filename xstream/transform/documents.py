@@ -121,7 +121,8 @@ def plan_inbound(event: ChangeEvent, rule: InboundRule, attributes: DocumentAttr
         return NoDocument(f"document type {attachment.document_type!r} is not one of rule {rule.name}'s")
     if attachment.kind != "file":
         return NoDocument(f"{attachment.name} is a link, not a document")
-    folder = rule.folders.get(attachment.document_type or "", DEFAULT_FOLDER)
+    wanted = (attachment.document_type or "").casefold()  # as the type filter: case is not a difference
+    folder = next((f for t, f in rule.folders.items() if t.casefold() == wanted), DEFAULT_FOLDER)
     values = attachment.values(folder)
     lookup = by_name(values)
     bo = BusinessObject(ext_system_id=rule.workspace.ext_system_id, bo_type=rule.workspace.bo_type,
