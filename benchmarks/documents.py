@@ -72,8 +72,9 @@ MIB = 1 << 20
 SMALL_BYTES = 4096
 SUPPLIERS = 10
 WRITES = frozenset({
-    "nodes.create", "nodes.update", "nodes.delete", "categories.apply", "categories.update", "categories.delete",
-    "versions.add", "versions.delete", "versions.update", "versions.lock", "versions.unlock", "versions.promote",
+    "nodes.create", "nodes.update", "nodes.delete", "categories.apply", "categories.update",
+    "categories.delete", "versions.add", "versions.delete", "versions.update", "versions.lock",
+    "versions.unlock", "versions.promote",
     "multipart.start", "multipart.part", "multipart.complete", "multipart.cancel", "workspaces.create"})
 """The OpenText emulator's operations that change something."""
 NO_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
@@ -90,7 +91,8 @@ def emulator(kind: str, work: Path) -> tuple[subprocess.Popen[bytes], int]:
         proc = subprocess.Popen(  # noqa: S603 - our own CLI with fixed arguments
             [sys.executable, "-m", "xstream", "emulate", kind, "--port", str(port),
              "--content-dir", str(work / f"{kind}-content")],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)  # noqa: PLW1509
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent)  # noqa: PLW1509 - the child dies with this process
     return proc, port
 
 
@@ -143,10 +145,6 @@ class Stack:
     def erp_admin(self) -> str:
         return f"http://127.0.0.1:{self.erp_port}/admin"
 
-    @property
-    def ot_url(self) -> str:
-        return f"http://127.0.0.1:{self.ot_port}/otcs/cs"
-
     def start_worker(self, app_id: str) -> WorkerProcess:
         env = {**self.env, "XSTREAM_WORKER__APP_ID": app_id}
         worker = WorkerProcess(env, self.work / f"worker-{app_id}.log").start()
@@ -165,11 +163,12 @@ class Stack:
 
     async def wait_stores(self, count: int, timeout_s: float) -> list[tuple[dict[str, Any], int]]:
         alive = [w for w in self.workers if w.running]
-        ok = await self.collector.wait_for(lambda: len(self.stores()) >= count or not all(w.running for w in alive),
-                                           timeout_s)
+        ok = await self.collector.wait_for(
+            lambda: len(self.stores()) >= count or not all(w.running for w in alive), timeout_s)
         if not ok or len(self.stores()) < count:
             tails = "\n".join(f"--- {w.log_path.name}\n{w.log_tail(3000)}" for w in self.workers)
-            raise RuntimeError(f"{len(self.stores())} of {count} store_document events after {timeout_s:.0f} s\n{tails}")
+            raise RuntimeError(f"{len(self.stores())} of {count} store_document events after "
+                               f"{timeout_s:.0f} s\n{tails}")
         return self.stores()
 
     async def quiet(self, seconds: float = 3.0) -> None:
@@ -184,7 +183,8 @@ class Stack:
             resp.raise_for_status()
             return dict(await resp.json())
 
-    async def attach(self, supplier: str, name: str, body: Any, *, version_of: str | None = None) -> dict[str, Any]:
+    async def attach(self, supplier: str, name: str, body: Any, *,
+                     version_of: str | None = None) -> dict[str, Any]:
         """What an ERP user does: attach a purchase order to the supplier (or a new version of one)."""
         if version_of is None:
             url, params = f"{self.erp_admin}/attachments", {
@@ -238,8 +238,8 @@ async def bare_copy(http: aiohttp.ClientSession, client: OpenTextClient, url: st
     return time.perf_counter() - started, uploaded.large_file
 
 
-async def bench_big(stack: Stack, client: OpenTextClient, worker: WorkerProcess, supplier: str, workspace: int,
-                    size: int, rounds: int) -> list[dict[str, Any]]:
+async def bench_big(stack: Stack, client: OpenTextClient, worker: WorkerProcess, supplier: str,
+                    workspace: int, size: int, rounds: int) -> list[dict[str, Any]]:
     bare_folder = await client.ensure_folder_path(workspace, ["Bare copies"])
     results = []
     for n in range(rounds):
@@ -251,11 +251,12 @@ async def bench_big(stack: Stack, client: OpenTextClient, worker: WorkerProcess,
         used = delta(before, await stack.calls())
         node = (status.get("document") or {}).get("node_id")
         logged = stored_log(worker).get(int(node or 0), {})
-        b_s, b_large = await bare_copy(stack.http, client, await stack.download_url(row), bare_folder, f"Bare-{n}.pdf")
+        url = await stack.download_url(row)
+        b_s, b_large = await bare_copy(stack.http, client, url, bare_folder, f"Bare-{n}.pdf")
         mb = size / 1e6
-        results.append({"outcome": status["outcome"], "x_s": x_s, "x_mb_s": mb / x_s, "b_s": b_s, "b_mb_s": mb / b_s,
-                         "ratio": b_s / x_s, "large_log": logged.get("large_file"), "parts": used.get("multipart.part", 0),
-                         "b_large": b_large, "calls": used})
+        results.append({"outcome": status["outcome"], "x_s": x_s, "x_mb_s": mb / x_s, "b_s": b_s,
+                        "b_mb_s": mb / b_s, "ratio": b_s / x_s, "large_log": logged.get("large_file"),
+                        "parts": used.get("multipart.part", 0), "b_large": b_large, "calls": used})
         print(f"  round {n + 1}: xstream {x_s:.1f} s ({mb / x_s:.0f} MB/s, {status['outcome']}), "
               f"bare {b_s:.1f} s ({mb / b_s:.0f} MB/s), ratio {b_s / x_s:.2f}", flush=True)
     return results
@@ -318,20 +319,21 @@ async def run(args: argparse.Namespace, work: Path, erp_port: int, ot_port: int)
     figures: dict[str, Any] = {}
     with EmbeddedBroker() as broker:
         catalog = load_catalog(targets=HARNESS_TARGETS)
-        await apply_topics(KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour.TANSU), catalog.specs)
+        kafka = KafkaSettings(bootstrap=broker.bootstrap, flavour=BrokerFlavour.TANSU)
+        await apply_topics(kafka, catalog.specs)
+        ot_url, erp_url = f"http://127.0.0.1:{ot_port}/otcs/cs", f"http://127.0.0.1:{erp_port}/api"
         async with await start_notify_emulator(NotifyEmulatorConfig()) as chat, \
                 aiohttp.ClientSession() as http, \
-                OpenTextClient(OpenTextSettings(base_url=HttpUrl(f"http://127.0.0.1:{ot_port}/otcs/cs"),
-                                                request_timeout_s=300)) as client:
-            erp_url = f"http://127.0.0.1:{erp_port}/api"
-            env = worker_env(bootstrap=broker.bootstrap, flavour="tansu", opentext_url=f"http://127.0.0.1:{ot_port}/otcs/cs",
+                OpenTextClient(OpenTextSettings(base_url=HttpUrl(ot_url), request_timeout_s=300)) as client:
+            env = worker_env(bootstrap=broker.bootstrap, flavour="tansu", opentext_url=ot_url,
                              targets=dict.fromkeys(("erp", "crm", "project_tool"), erp_url),
                              chat={c: chat.channel_url(c, "slack") for c in DEFAULT_CHANNELS})
             status_topic = catalog.one(Role.STATUS).name
             collector = await Collector(broker.bootstrap, status_topic).start()
             stack = Stack(erp_port, ot_port, collector, status_topic, http, work, env)
-            forwarder = await CdcForwarder(stack.erp_admin, broker.bootstrap,
-                                           lambda e: "erp.cdc.attachments" if e == "attachments" else None).start()
+            forwarder = await CdcForwarder(  # plays Debezium for the ERP's attachment table
+                stack.erp_admin, broker.bootstrap,
+                lambda e: "erp.cdc.attachments" if e == "attachments" else None).start()
             try:
                 suppliers = [supplier_id(n) for n in range(SUPPLIERS)]
                 workspaces = []
@@ -376,9 +378,12 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     print(f"xstream outcomes:               {[r['outcome'] for r in big]}")
     print(f"OpenText calls (round 1):       {big[0]['calls']}")
     print(f"worker peak RSS (VmHWM):        {figures['rss_big']:7.1f} MiB after the big documents "
-          f"(ready: {figures['rss_ready']:.1f} MiB; target < 150 MiB); {figures['rss_end']:.1f} MiB at the end")
-    print(f"\n== 2. {args.small} small documents ({SMALL_BYTES // 1024} KiB), {SUPPLIERS} supplier workspaces ==")
-    print(f"{'phase':50} {'docs':>5} {'s':>6} {'docs/s':>7} {'calls':>6} {'/doc':>5} {'writes':>6} {'w/doc':>5}  outcomes")
+          f"(ready: {figures['rss_ready']:.1f} MiB; target < 150 MiB); "
+          f"{figures['rss_end']:.1f} MiB at the end")
+    print(f"\n== 2. {args.small} small documents ({SMALL_BYTES // 1024} KiB), "
+          f"{SUPPLIERS} supplier workspaces ==")
+    print(f"{'phase':50} {'docs':>5} {'s':>6} {'docs/s':>7} {'calls':>6} {'/doc':>5} {'writes':>6} "
+          f"{'w/doc':>5}  outcomes")
     for p in figures["small"]:
         print(f"{p.name:50} {p.docs:5d} {p.seconds:6.1f} {p.docs / p.seconds:7.1f} {p.total:6d} "
               f"{p.total / p.docs:5.2f} {p.writes:6d} {p.writes / p.docs:5.2f}  {dict(p.outcomes)}")
@@ -391,7 +396,7 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--big-mib", type=int, default=500, help="size of the big document in MiB (default 500)")
+    parser.add_argument("--big-mib", type=int, default=500, help="big document size, MiB (default 500)")
     parser.add_argument("--small", type=int, default=1000, help="number of small documents (default 1000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the big document pair (default 3)")
     args = parser.parse_args(argv)

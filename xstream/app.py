@@ -382,7 +382,8 @@ def build_worker(settings: Settings, *, catalog: TopicCatalog | None = None,
     document_commands = router.topic_of_sink(document_route)
     document_sink = DocumentSink(opentext=OpenTextClient(settings.opentext), sources=sources,
                                  state=DocumentState(document_store), settings=settings.documents,
-                                 opentext_settings=settings.opentext, attributes=document_rules.attributes)
+                                 opentext_settings=settings.opentext, attributes=document_rules.attributes,
+                                 metrics=metrics)
     components.append(sink(sink_runner(document_sink, document_commands, document_route.command_type,
                                        settings.documents.breaker, settings.documents.concurrency),
                            document_commands))

@@ -59,6 +59,11 @@ class Metrics:
                                   ["sink"], registry=r)
         self.echoes = Counter("xstream_echoes_suppressed", "CDC echoes of xstream's own writes, dropped",
                               ["flow"], registry=r)
+        self.documents = Counter("xstream_documents", "Document sink results (F2), by what was done: created, "
+                                 "version, same_content, recovered, marked, attributes, locked, link, copy",
+                                 ["action"], registry=r)
+        self.document_bytes = Counter("xstream_document_bytes", "Document bytes streamed into OpenText (F2), by "
+                                      "upload path (single request or Large File Upload parts)", ["path"], registry=r)
         self.lag = Gauge("xstream_consumer_lag", "Records behind the log end, per partition",
                          ["group", "topic", "partition"], registry=r)
         self.held = Gauge("xstream_partition_held",

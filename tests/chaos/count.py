@@ -250,6 +250,31 @@ async def count_effects(stack: ChaosStack, tracker: Tracker, customers: Customer
             upd_row.example(f"{d.supplier_id} ({d.path}): {got_n} change(s), {want_n} expected")
     counts.rows.append(upd_row)
 
+    # (e3) the governed copy: each version a rule locks is locked in OpenText and linked once on its record
+    attachments = (await stack.admin("erp", "attachments"))["attachments"]
+    links: Counter[tuple[str, str]] = Counter((str(a["bo_key"]), str(a["file_name"])) for a in attachments
+                                              if a["kind"] == "url")
+    locked = {(int(d["id"]), int(v["version_number"])) for d in opentext["documents"] for v in d["versions"]
+              if v["locked"]}
+    lock_row = Row("locked versions", len(expected.locks), 0,
+                   note="locked in OpenText and linked on the ERP supplier; duplicated = a link made twice")
+    for (node, version), link_name in sorted(expected.locks.items()):
+        doc = docs[node]
+        linked = link_name is None or links[(doc.supplier_id, link_name)] >= 1
+        if (node, version) in locked and linked:
+            lock_row.found += 1
+        else:
+            lock_row.lost += 1
+            lock_row.example(f"{doc.document_name} v{version}: locked {(node, version) in locked}, linked {linked}")
+    for node, version in sorted(locked - set(expected.locks)):
+        lock_row.unexpected += 1
+        lock_row.example(f"node {node} v{version}: locked, no rule locks it")
+    for (record, name), n in sorted(links.items()):
+        if n > 1:
+            lock_row.duplicated += n - 1
+            lock_row.example(f"{record}: link {name!r} made {n} times")
+    counts.rows.append(lock_row)
+
     # (e'') every contract change made was observed (reached opentext.events through the poller or the webhook)
     seen_row = Row("contract changes", sum(len(d.steps_made) for d in contracts.documents), 0,
                    note="changes made in OpenText that reached opentext.events (poller or webhook)")

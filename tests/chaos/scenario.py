@@ -34,6 +34,7 @@ import orjson
 from xstream.demo.scenario import CdcRecord, _envelope
 from xstream.model.business import BusinessObject
 from xstream.model.commands import EnsureWorkspace, Notify, StartApproval, UpdateRecord, UpdateWorkspace
+from xstream.model.documents import LockVersion
 from xstream.model.opentext import (
     DocumentState,
     EventKind,
@@ -286,6 +287,8 @@ class ExpectedEffects:
     """(entity, record id) -> the fields the last update_record command sets."""
     updates_per_record: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(entity, record id) -> update_record commands expected."""
+    locks: dict[tuple[int, int], str | None] = field(default_factory=dict)
+    """(document node id, version) -> locked (lock_version), and the name of its link on the source record."""
     commands: int = 0
 
 
@@ -336,6 +339,9 @@ class ContractScenario:
                         expected.approvals[(doc.node_id, command.process)] += 1
                     elif isinstance(command, Notify):
                         expected.messages[(doc.node_id, command.channel.casefold())] += 1
+                    elif isinstance(command, LockVersion):
+                        link = command.link_to
+                        expected.locks[(doc.node_id, command.version)] = link.name if link is not None else None
                     elif isinstance(command, UpdateRecord):
                         record = (command.entity, command.record_id)
                         expected.updates_per_record[record] += 1

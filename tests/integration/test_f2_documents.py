@@ -20,8 +20,9 @@ import pytest
 from tests.integration.conftest import Stack
 from tests.integration.test_f1_workspaces import TIMEOUT_S, decoded, quiet
 from tests.integration.test_f3_f6_status import POLLER, eventually
+from tests.integration.test_f4_sync import metric
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
-from xstream.demo.harness import Collector
+from xstream.demo.harness import Collector, wait_ready
 from xstream.demo.opentext_user import file_document, set_status, workspace_for
 from xstream.topics import Role
 
@@ -159,8 +160,13 @@ async def test_workspace_contracts_reach_the_erp_as_links_signed_versions_lock_a
     workspace = await supplier_workspace(stack, opentext)
     collector = await stack.collect(Role.STATUS, Role.DEAD_LETTER)
     await stack.forward_cdc("erp", lambda entity: f"erp.cdc.{entity}")
-    stack.start_worker(**POLLER)
-    await quiet(collector, stack.topic(Role.STATUS), 2.0)  # the poller's first scan is a snapshot
+    worker = stack.start_worker(**POLLER)
+    assert await wait_ready(worker, TIMEOUT_S), stack.logs()
+
+    async def first_scan_done() -> bool:  # what the first scan finds is a snapshot: file the contract after it
+        return await metric(stack, 'xstream_poller_cycles_total{outcome="ok"}') >= 1
+
+    await eventually(first_scan_done, collector, stack)
     contract = await file_document(opentext, workspace, "Supply Agreement 2027.pdf", document_type="Contract",
                                    status="In Legal Review")
 

@@ -49,6 +49,7 @@ from xstream.model.documents import (
 )
 from xstream.model.results import SinkResult
 from xstream.model.status import DownstreamRecord
+from xstream.observability import Metrics
 from xstream.settings import DocumentSettings, OpenTextSettings
 from xstream.sinks.document_sources import SourceDocumentGone, Sources
 from xstream.sinks.document_state import DocumentEntry, DocumentState, PendingUpload, Published, StoredVersion
@@ -70,8 +71,10 @@ class DocumentSink:
 
     def __init__(self, *, opentext: OpenTextClient, sources: Sources, state: DocumentState,
                  settings: DocumentSettings, opentext_settings: OpenTextSettings,
-                 attributes: DocumentAttributes, clock: Callable[[], float] = time.monotonic) -> None:
+                 attributes: DocumentAttributes, metrics: Metrics | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._client = opentext
+        self._metrics = metrics or Metrics()
         self._sources = sources
         self._state = state
         self._settings = settings
@@ -130,7 +133,7 @@ class DocumentSink:
                 log.info("a lost attempt had stored the document", extra={"document": command.document_key,
                                                                            "node_id": found.node_id})
                 return await self._stored(command, entry, found, name=entry.pending.name or entry.name or command.name,
-                                          folder=folder)
+                                          folder=folder, recovered=True)
         if entry.node_id is None or folder is None:
             return await self._create(command, entry, folder or workspace, categories, command.name)
         return await self._new_version(command, entry, folder, categories)
@@ -156,7 +159,7 @@ class DocumentSink:
                 adopted = entry.model_copy(update={"node_id": existing.id, "name": name, "folder_id": folder})
                 if source_version == str(command.source.version):  # stored before the state knew (state lost)
                     return await self._stored(command, adopted, await self._hashed(existing.id), name=name,
-                                              folder=folder)
+                                              folder=folder, recovered=True)
                 return await self._new_version(command, adopted, folder, categories)
             if beside:
                 raise
@@ -173,6 +176,7 @@ class DocumentSink:
             same = latest.model_copy(update={"source_version": command.source.version})
             await self._state.put(entry.with_version(same, node_id=entry.node_id, name=entry.name or command.name,
                                                      folder_id=folder, key=command.idempotency_key))
+            self._metrics.documents.labels("same_content").inc()
             log.info("same content as the stored version: nothing to add", extra={
                 "document": command.document_key, "node_id": entry.node_id, "version": latest.version})
             return SinkResult.already_applied(document=self._link(entry))
@@ -224,7 +228,8 @@ class DocumentSink:
         return await self._hashed(node_id)
 
     async def _stored(self, command: StoreDocument, entry: DocumentEntry, uploaded: UploadResult, *, name: str,
-                      folder: int | None, created: bool = False) -> SinkResult:
+                      folder: int | None, created: bool = False, recovered: bool = False) -> SinkResult:
+        action = "recovered" if recovered else "created" if created else "version"
         declared = command.checksum
         stored = StoredVersion(version=uploaded.version_number, source_version=command.source.version,
                                size=uploaded.size, sha256=uploaded.sha256,
@@ -233,6 +238,9 @@ class DocumentSink:
         kept = entry.with_version(stored, node_id=uploaded.node_id, name=name, folder_id=folder,
                                   key=command.idempotency_key)
         await self._state.put(kept)  # durable before the command is acknowledged (the runner waits)
+        self._metrics.documents.labels(action).inc()
+        if action != "recovered":
+            self._metrics.document_bytes.labels("large_file" if uploaded.large_file else "single").inc(uploaded.size)
         log.info("document stored", extra={"document": command.document_key, "node_id": uploaded.node_id,
                                            "version": uploaded.version_number, "size": uploaded.size,
                                            "large_file": uploaded.large_file, "new_document": created})
@@ -251,6 +259,7 @@ class DocumentSink:
         await self._client.update_categories(entry.node_id, _without_empty(command.categories))
         kept = entry.with_key(command.idempotency_key, marked=True)
         await self._state.put(kept)
+        self._metrics.documents.labels("marked").inc()
         return SinkResult.applied(document=self._link(kept))
 
     async def _set_attributes(self, command: SetDocumentAttributes) -> SinkResult:
@@ -259,6 +268,7 @@ class DocumentSink:
             return SinkResult.already_applied(document=self._node_link(command.node_id))
         wrote = await self._client.update_categories(command.node_id, _without_empty(command.categories))
         await self._state.put(entry.with_key(command.idempotency_key, node_id=entry.node_id or command.node_id))
+        self._metrics.documents.labels("attributes").inc()
         link = self._node_link(command.node_id)
         return SinkResult.applied(document=link) if wrote else SinkResult.already_applied(document=link)
 
@@ -274,6 +284,7 @@ class DocumentSink:
         kept = entry.with_key(command.idempotency_key, node_id=entry.node_id or command.node_id,
                               locked=tuple(sorted({*entry.locked, command.version})), published=published)
         await self._state.put(kept)
+        self._metrics.documents.labels("locked").inc()
         return SinkResult.applied(document=self._node_link(command.node_id, command.version), downstream=downstream)
 
     # --- publish ----------------------------------------------------------------------------------------
@@ -296,6 +307,7 @@ class DocumentSink:
         known = published.get(command.idempotency_key)
         if known is not None:
             return _record(command, known.ref), published
+        self._metrics.documents.labels(command.mode).inc()
         if command.mode == "link":
             ref = await self._sources.publish_link(command, await self._client.copy_link(command.node_id))
             published[command.idempotency_key] = Published(ref=ref.ref, target=command.target,

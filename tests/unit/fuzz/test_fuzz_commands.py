@@ -41,18 +41,20 @@ from xstream.model.commands import (
     UpdateWorkspace,
     WorkspaceCommand,
 )
+from xstream.model.documents import DocumentCommand, LockVersion
 from xstream.model.record import RecordRef
 from xstream.pipeline import Emit, Evaluated, process_cdc, process_opentext
 from xstream.transform.rule_files import RULES_DIR, STATUS_RULES_DIR, load_rule_files, load_status_rule_files
 
 WORKSPACE: TypeAdapter[Any] = TypeAdapter(WorkspaceCommand)
 DOWNSTREAM: TypeAdapter[Any] = TypeAdapter(DownstreamCommand)
-ADAPTERS = {"workspace": WORKSPACE, "downstream": DOWNSTREAM}
+DOCUMENTS: TypeAdapter[Any] = TypeAdapter(DocumentCommand)
+ADAPTERS = {"workspace": WORKSPACE, "downstream": DOWNSTREAM, "documents": DOCUMENTS}
 MAX_BYTES = 64 * 1024
 FAST = fuzz(200)
 
 
-AnyCommand = EnsureWorkspace | UpdateWorkspace | AnyDownstream
+AnyCommand = EnsureWorkspace | UpdateWorkspace | AnyDownstream | LockVersion
 
 
 def _workspace_commands() -> list[EnsureWorkspace | UpdateWorkspace]:
@@ -62,9 +64,9 @@ def _workspace_commands() -> list[EnsureWorkspace | UpdateWorkspace]:
     return [o.command for o in out if isinstance(o, Emit)]
 
 
-def _downstream_commands() -> list[AnyDownstream]:
+def _status_commands() -> list[AnyDownstream | LockVersion]:
     rules = load_status_rule_files([STATUS_RULES_DIR])
-    commands: list[AnyDownstream] = []
+    commands: list[AnyDownstream | LockVersion] = []
     for _, raw, previous in opentext_samples():
         event = decode_opentext_event(raw, max_bytes=MAX_BYTES)
         memory = with_status(rules, event, previous) if previous is not None else None
@@ -76,7 +78,7 @@ def _downstream_commands() -> list[AnyDownstream]:
 
 
 COMMANDS: list[tuple[str, AnyCommand]] = [("workspace", c) for c in _workspace_commands()] \
-    + [("downstream", c) for c in _downstream_commands()]
+    + [("documents" if isinstance(c, LockVersion) else "downstream", c) for c in _status_commands()]
 KINDS: dict[str, tuple[str, AnyCommand]] = {c.kind: (topic, c) for topic, c in COMMANDS}
 
 
@@ -101,7 +103,8 @@ def check(raw: bytes | None, topic: str) -> Any:
 
 
 def test_the_corpus_has_every_command_kind() -> None:
-    assert set(KINDS) == {"ensure_workspace", "update_workspace", "start_approval", "update_record", "notify"}
+    assert set(KINDS) == {"ensure_workspace", "update_workspace", "start_approval", "update_record", "notify",
+                          "lock_version"}
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

@@ -32,14 +32,15 @@ from tests.unit.fuzz.corpus import (
 from xstream.codec import MAX_NESTING, decode_command, decode_opentext_event, encode
 from xstream.dryrun.status import with_status
 from xstream.errors import DeadLetterReason
-from xstream.model.commands import DownstreamCommand
 from xstream.model.record import RecordRef
 from xstream.pipeline import Evaluated, Reject, process_opentext
+from xstream.routing import ROUTES
 from xstream.transform.rule_files import STATUS_RULES_DIR, load_status_rule_files
 from xstream.transform.status_engine import DocumentMemory
 
 RULES = load_status_rule_files([STATUS_RULES_DIR])
-DOWNSTREAM: TypeAdapter[Any] = TypeAdapter(DownstreamCommand)
+ADAPTER_OF: dict[str, TypeAdapter[Any]] = {kind: route.command_type for route in ROUTES for kind in route.kinds}
+"""A command's kind -> the type its command topic is read with (downstream targets, or the documents topic)."""
 MAX_BYTES = 16 * 1024
 COMMAND_MAX_BYTES = 1024 * 1024
 RECORD = RecordRef(topic="opentext.events", partition=0, offset=11)
@@ -70,7 +71,7 @@ def check(outcome: Evaluated | Reject) -> Evaluated | Reject:
         return outcome
     for command in outcome.evaluation.commands:
         raw = never_raises(partial(encode, command))
-        assert never_raises(partial(decode_command, raw, DOWNSTREAM, max_bytes=COMMAND_MAX_BYTES)) == command
+        assert never_raises(partial(decode_command, raw, ADAPTER_OF[command.kind], max_bytes=COMMAND_MAX_BYTES)) == command
     memory = outcome.evaluation.memory
     if memory is not None:  # the status flow keeps it in a table as JSON and reads it back
         kept = never_raises(memory.model_dump_json)
@@ -93,7 +94,7 @@ def test_the_samples_make_commands() -> None:
         outcome = run(name, raw)
         assert isinstance(outcome, Evaluated)
         made += outcome.evaluation.commands
-    assert {c.kind for c in made} == {"start_approval", "update_record", "notify"}
+    assert {c.kind for c in made} == {"start_approval", "update_record", "notify", "lock_version"}
 
 
 @FAST

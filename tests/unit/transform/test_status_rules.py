@@ -31,7 +31,7 @@ def problems(*texts: str) -> str:
 
 def test_the_shipped_samples_load_and_name_their_targets_channels_and_workspace_types() -> None:
     samples = load_status_rule_files([STATUS_RULES_DIR])
-    assert samples.targets() == {"erp": {"start_approval", "update_record"}, "chat": {"notify"}}
+    assert samples.targets() == {"erp": {"start_approval", "update_record", "lock_version"}, "chat": {"notify"}}
     assert samples.fixed_channels() == {"chat": {"commercial", "procurement", "legal"}}
     assert samples.workspace_types() == ["Customer", "Supplier"]
 
