@@ -1,4 +1,4 @@
-"""``xstream``: demo, worker, topics, emulators, mapping and status-rule dry-runs.
+"""``xstream``: demo, worker, topics, emulators, mapping, status-rule and document-rule dry-runs.
 
 Exit codes: 0 success, 1 the command ran and found a problem (stale schema, failed demo check; a
 worker that reaches no Kafka broker or whose component failed), 2 bad usage or invalid configuration
@@ -130,6 +130,23 @@ def _parser() -> argparse.ArgumentParser:
     dry.add_argument("--topic", default=None, help="source topic (default: the rules' only topic)")
     dry.add_argument("--catalog", type=Path, default=None,
                      help="OpenText ids (YAML) for the requests; default: the emulator's seed catalog")
+
+    documents = sub.add_parser("documents", help="document rules (flow F2: attachments, versions, approvals)")
+    dsub = documents.add_subparsers(dest="documents_command", required=True)
+    ddry = dsub.add_parser("dry-run", help="the rule, command, folder, category values and exact requests of an "
+                                           "attachment row, approval decision or OpenText document event (no I/O)")
+    ddry.add_argument("--rules", type=Path, default=None,
+                      help="document rules YAML file or directory (default: shipped samples)")
+    given = ddry.add_mutually_exclusive_group(required=True)
+    given.add_argument("--event", type=Path, default=None,
+                       help="file holding a record value of an attachment or approval topic (Debezium JSON); "
+                            "an empty file is a null value (tombstone)")
+    given.add_argument("--opentext-event", type=Path, default=None,
+                       help="or a file holding an OpenText event (the topic's JSON): what the outbound rules publish")
+    ddry.add_argument("--key", type=Path, default=None, help="file holding the record key (JSON)")
+    ddry.add_argument("--topic", default=None, help="source topic (default: the rules' only topic)")
+    ddry.add_argument("--catalog", type=Path, default=None,
+                      help="OpenText ids (YAML) for the requests; default: the emulator's seed catalog")
     return parser
 
 
@@ -181,6 +198,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _dry_run(args)
     if args.command == "rules":
         return _status_dry_run(args)
+    if args.command == "documents":
+        return _documents_dry_run(args)
     raise AssertionError(args.command)
 
 
@@ -312,6 +331,12 @@ def _dry_run(args: argparse.Namespace) -> int:
     from xstream.transform.rule_files import RULES_DIR, load_rule_files
 
     rules = load_rule_files([args.rules or RULES_DIR])
+    if args.topic is not None and args.topic not in rules.topics:  # an attachment or approval topic
+        from xstream.transform.rule_files import DOCUMENT_RULES_DIR, load_document_rule_files
+
+        if args.topic in load_document_rule_files([DOCUMENT_RULES_DIR]).topics:
+            args.rules, args.opentext_event = None, None  # --rules named mapping rules: the shipped document rules
+            return _documents_dry_run(args)
     topic = args.topic or (rules.topics[0] if len(rules.topics) == 1 else None)
     if topic is None:
         raise ConfigError(f"several topics in the rules ({', '.join(rules.topics)}): pass --topic")
@@ -376,5 +401,27 @@ def _status_dry_run(args: argparse.Namespace) -> int:
     rules = load_status_rule_files([args.rules or STATUS_RULES_DIR])
     result = explain(rules, args.event.read_bytes(), previous=args.previous.read_bytes() if args.previous else None,
                      previous_status=args.previous_status, fmt=args.format)
+    print(result.text, end="")
+    return 0 if result.ok else 1
+
+
+def _documents_dry_run(args: argparse.Namespace) -> int:
+    from xstream.dryrun.documents import explain, explain_opentext
+    from xstream.dryrun.mapping import value_of_file
+    from xstream.transform.catalog import load_catalog
+    from xstream.transform.rule_files import DOCUMENT_RULES_DIR, load_document_rule_files
+
+    rules = load_document_rule_files([args.rules or DOCUMENT_RULES_DIR])
+    catalog = load_catalog(args.catalog) if args.catalog else None
+    if args.opentext_event is not None:
+        result = explain_opentext(rules, args.opentext_event.read_bytes(), catalog)
+    else:
+        topic = args.topic or (rules.topics[0] if len(rules.topics) == 1 else None)
+        if topic is None:
+            raise ConfigError(f"several topics in the document rules ({', '.join(rules.topics)}): pass --topic")
+        if topic not in rules.topics:
+            raise ConfigError(f"no document rule reads topic {topic!r}; they read {', '.join(rules.topics)}")
+        key = args.key.read_bytes() if args.key else None
+        result = explain(rules, topic, key, value_of_file(args.event.read_bytes()), catalog)
     print(result.text, end="")
     return 0 if result.ok else 1

@@ -34,13 +34,20 @@ unexpected fails the run. What each kind means:
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tests.chaos.scenario import ContractScenario, CustomerScenario, ExpectedEffects, customer_bo
+from tests.chaos.scenario import (
+    AttachmentPlan,
+    ContractScenario,
+    CustomerScenario,
+    ExpectedEffects,
+    customer_bo,
+)
 
 if TYPE_CHECKING:
     from tests.chaos.stack import ChaosStack
@@ -96,7 +103,7 @@ def _node_tail(value: Any) -> str:
 
 async def count_effects(stack: ChaosStack, tracker: Tracker, customers: CustomerScenario,
                         contracts: ContractScenario, expected: ExpectedEffects,
-                        opentext_client: OpenTextClient) -> Counts:
+                        opentext_client: OpenTextClient, plans: list[AttachmentPlan] | None = None) -> Counts:
     tracker.update()
     counts = Counts(status_events=len(tracker.status))
     opentext = await stack.admin("opentext", "state")
@@ -275,6 +282,9 @@ async def count_effects(stack: ChaosStack, tracker: Tracker, customers: Customer
             lock_row.example(f"{record}: link {name!r} made {n} times")
     counts.rows.append(lock_row)
 
+    # (e4) documents from the ERP: each in its folder of the supplier's workspace, once, with its versions
+    counts.rows.append(documents_row(opentext, plans or [], {d.node_id for d in contracts.documents}))
+
     # (e'') every contract change made was observed (reached opentext.events through the poller or the webhook)
     seen_row = Row("contract changes", sum(len(d.steps_made) for d in contracts.documents), 0,
                    note="changes made in OpenText that reached opentext.events (poller or webhook)")
@@ -381,4 +391,67 @@ def _compare(kind: str, want: Counter[Any], got: Counter[Any], name: Any) -> Row
             else:
                 row.unexpected += g
                 row.example(f"{name(key)}: {g} unexpected")
+    return row
+
+
+def documents_row(opentext: dict[str, Any], plans: list[AttachmentPlan], contracts: set[int]) -> Row:
+    """Per planned attachment: one document at ``folder/year/name`` below its supplier's workspace,
+    holding exactly the versions its notices make (by sha256, in order); a second document for the
+    same attachment (same name, or stored beside it) is a duplicate, a version too many too."""
+    row = Row("ERP documents", len(plans), 0, note="in the supplier's workspace, once, with exactly its versions")
+    workspaces = {str(bo["bo_id"]): int(ws["id"]) for ws in opentext["workspaces"] for bo in ws["business_objects"]
+                  if bo["bo_type"] == "LFA1"}
+    folders = {int(f["id"]): f for f in opentext["folders"]}
+
+    def path_below(parent: int) -> tuple[int, str] | None:
+        parts: list[str] = []
+        while parent not in workspaces.values():
+            folder = folders.get(parent)
+            if folder is None:
+                return None
+            parts.append(str(folder["name"]))
+            parent = int(folder["parent_id"])
+        return parent, "/".join(reversed(parts))
+
+    found: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for doc in opentext["documents"]:
+        where = path_below(int(doc["parent_id"]))
+        if where is not None and int(doc["id"]) not in contracts:
+            found.setdefault((where[0], f"{where[1]}/{doc['name']}".lstrip("/")), []).append(doc)
+    planned: set[tuple[int, str]] = set()
+    for plan in plans:
+        workspace = workspaces.get(plan.supplier_id)
+        key = (workspace or -1, f"{plan.folder}/{plan.year}/{plan.file_name}")
+        planned.add(key)
+        stem, dot, ext = plan.file_name.rpartition(".")
+        beside = (key[0], f"{plan.folder}/{plan.year}/{stem} ({plan.attachment_id}){dot}{ext}")
+        planned.add(beside)
+        docs = found.get(key, []) + found.get(beside, [])
+        want = [hashlib.sha256(b).hexdigest() for b in plan.expected_versions]
+        if not want:
+            if docs:
+                row.unexpected += len(docs)
+                row.example(f"{plan.file_name}: stored, but no notice of it was posted")
+            continue
+        if not docs:
+            row.lost += 1
+            row.example(f"{plan.file_name} ({plan.supplier_id}): not in the workspace")
+            continue
+        have = [v["sha256"] for v in docs[0]["versions"]]
+        if len(docs) > 1:
+            row.duplicated += len(docs) - 1
+            row.example(f"{plan.file_name}: {len(docs)} documents")
+        if have == want:
+            row.found += 1
+        elif len(have) > len(want) and have[:len(want)] == want or set(want) <= set(have):
+            row.found += 1
+            row.duplicated += len(have) - len(want)
+            row.example(f"{plan.file_name}: {len(have)} versions, {len(want)} expected")
+        else:
+            row.lost += 1
+            row.example(f"{plan.file_name}: versions {len(have)} with other bytes than the {len(want)} expected")
+    for key, docs in found.items():
+        if key not in planned:
+            row.unexpected += len(docs)
+            row.example(f"{key[1]}: a document no notice asked for")
     return row

@@ -365,3 +365,46 @@ def build_contracts(count: int, seed: int) -> ContractScenario:
         queue = rnd.choice([q for q in queues if q])
         sc.steps.append(queue.pop(0))
     return sc
+
+
+# ---------------------------------------------------------------------------------------------- F2
+
+@dataclass
+class AttachmentPlan:
+    """Documents an ERP user attaches to a supplier while the flow runs: each body one notice (a new
+    attachment, then new versions); a body equal to the one before is sent again on purpose (it must
+    add no version)."""
+
+    supplier_id: str
+    file_name: str
+    document_type: str
+    folder: str
+    bodies: list[bytes]
+    attachment_id: str | None = None
+    year: str = ""
+    posted: int = 0
+    """Notices posted by the run's driver."""
+
+    @property
+    def expected_versions(self) -> list[bytes]:
+        """The versions OpenText must hold for the notices posted: consecutive equal bodies count once."""
+        out: list[bytes] = []
+        for body in self.bodies[:self.posted]:
+            if not out or out[-1] != body:
+                out.append(body)
+        return out
+
+
+def build_attachments(contracts: ContractScenario, seed: int) -> list[AttachmentPlan]:
+    """Per supplier with a contract: a purchase order (one version) and an invoice (a correction, then
+    the same correction once more)."""
+    rnd = random.Random(f"attachments-{seed}")  # noqa: S311 - test data
+    plans = []
+    for doc in contracts.documents:
+        po = b"%PDF-1.7 purchase order " + rnd.randbytes(2048)
+        invoice, corrected = b"%PDF-1.7 invoice " + rnd.randbytes(1024), b"%PDF-1.7 invoice v2 " + rnd.randbytes(1024)
+        plans.append(AttachmentPlan(doc.supplier_id, f"PO-{doc.supplier_id}.pdf", "Purchase Order", "Purchase Orders",
+                                    [po]))
+        plans.append(AttachmentPlan(doc.supplier_id, f"INV-{doc.supplier_id}.pdf", "Invoice", "Invoices",
+                                    [invoice, corrected, corrected]))
+    return plans

@@ -66,16 +66,18 @@ from tests.chaos.count import Counts, count_effects
 from tests.chaos.scenario import (
     INITIAL_STATUS,
     WORKFLOW_NAME,
+    AttachmentPlan,
     ContractScenario,
     CustomerScenario,
     ExpectedEffects,
+    build_attachments,
     build_contracts,
     build_customers,
 )
 from tests.chaos.selfcheck import Check, self_check
 from tests.chaos.stack import WEBHOOK_SECRET, AdminError, ChaosStack, Slot
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
-from xstream.demo.harness import Collector, wait_ready
+from xstream.demo.harness import CdcForwarder, Collector, wait_ready
 from xstream.demo.opentext_user import file_document, set_status, workspace_for
 from xstream.settings import OpenTextSettings
 from xstream.topics import Role
@@ -394,6 +396,7 @@ class Run:
         self.stack = stack
         self.customers = customers
         self.contracts = contracts
+        self.attachments: list[AttachmentPlan] = build_attachments(contracts, options.seed)
         self.rnd = random.Random(f"kills-{options.seed}")  # noqa: S311 - test schedule
         self.tracker: Tracker
         self.expected = ExpectedEffects()
@@ -608,6 +611,32 @@ class Run:
 
     # -- settle -------------------------------------------------------------------------------------
 
+    async def drive_attachments(self) -> None:
+        """Flow F2 under the same kills and faults: ERP users attach documents and new versions while the
+        CDC flow runs, each notice when the flow's progress passes its share (versions in order)."""
+        notices = [(plan, n) for n in range(3) for plan in self.attachments if n < len(plan.bodies)]
+        for j, (plan, n) in enumerate(notices):
+            share = 0.05 + 0.85 * j / max(1, len(notices))
+            await until(lambda share=share: self.f1_progress() >= share or self.stream_done.is_set(), 3600, 0.25)
+            base = self.stack.erp.admin_url
+            url = f"{base}/attachments" if n == 0 else f"{base}/attachments/{plan.attachment_id}/versions"
+            params = {"file_name": plan.file_name, "mime": "application/pdf"}
+            if n == 0:
+                params |= {"bo_type": "LFA1", "bo_key": plan.supplier_id, "document_type": plan.document_type}
+            async with self.stack.http().post(url, params=params, data=plan.bodies[n]) as resp:
+                row = await resp.json()
+                if resp.status >= 400:
+                    raise SuiteError(f"the ERP refused attachment {plan.file_name}: {resp.status} {row}")
+            if n == 0:
+                plan.attachment_id, plan.year = str(row["attachment_id"]), str(row["changed_at"])[:4]
+            plan.posted = n + 1
+
+    async def documents_complete(self) -> bool:
+        """Every planned document is in OpenText with at least as many versions as its notices make."""
+        documents = (await self.stack.admin("opentext", "state"))["documents"]
+        versions = Counter({str(d["name"]): len(d["versions"]) for d in documents})
+        return all(versions[p.file_name] >= len(p.expected_versions) for p in self.attachments if p.posted)
+
     async def state_fingerprint(self) -> tuple[Any, ...]:
         calls = await self.stack.admin("opentext", "calls")
         mutating = tuple(sorted((op, n) for op, n in calls.items()
@@ -654,7 +683,7 @@ class Run:
             if record.get("contract_status", None) != fields.get("contract_status", record.get("contract_status")):
                 return False
         chat = await self.stack.admin("chat", "messages")
-        return bool(chat["count"] >= sum(self.expected.messages.values()))
+        return bool(chat["count"] >= sum(self.expected.messages.values())) and await self.documents_complete()
 
     async def settle(self) -> str:
         o = self.options
@@ -691,12 +720,16 @@ async def run_suite(options: Options, bootstrap: str, flavour: str) -> Report:
     stack = await ChaosStack.open(bootstrap, flavour, log_dir)
     mixer = FaultMixer(stack, options)
     tasks: list[asyncio.Task[Any]] = []
+    forwarder: CdcForwarder | None = None
     try:
         run = Run(options, stack, customers, contracts)
         settings = OpenTextSettings(base_url=HttpUrl(stack.opentext.url), request_timeout_s=5)
         async with OpenTextClient(settings) as client:
             await run.seed_erp()
             await run.seed_opentext(client)
+            forwarder = await CdcForwarder(  # plays Debezium for the ERP's attachment table (flow F2)
+                stack.erp.admin_url, bootstrap,
+                lambda entity: f"{stack.prefix}erp.cdc.attachments" if entity == "attachments" else None).start()
             node_url = settings.workspace_url(0).removesuffix("0") + "{id}"
             status_rules = load_status_rule_files([STATUS_RULES_DIR])
             run.expected = report.expected = contracts.expect(status_rules, node_url, node_url)
@@ -715,9 +748,9 @@ async def run_suite(options: Options, bootstrap: str, flavour: str) -> Report:
             say(f"flow: producing over {options.stream_duration:.0f}s, {options.kills} kills, faults "
                 f"{options.faults or 'none'}, lost answers {options.lost_answers:g}")
             tasks = [asyncio.create_task(run.produce()), asyncio.create_task(run.drive_contracts(client)),
-                     asyncio.create_task(run.supervise())]
+                     asyncio.create_task(run.drive_attachments()), asyncio.create_task(run.supervise())]
             report.kills = await run.kill_loop()
-            await asyncio.gather(*tasks[:2])
+            await asyncio.gather(*tasks[:3])
             # the expectation covers the contract steps the driver could make
             run.expected = report.expected = contracts.expect(status_rules, node_url, node_url)
             report.stream_s = time.monotonic() - flow_started
@@ -734,18 +767,22 @@ async def run_suite(options: Options, bootstrap: str, flavour: str) -> Report:
             for kill in report.kills:
                 kill.takeover_s = takeover(kill, run.tracker)
             report.partition_check = run.partition_check()
-            report.counts = await count_effects(stack, run.tracker, customers, contracts, report.expected, client)
+            report.counts = await count_effects(stack, run.tracker, customers, contracts, report.expected, client,
+                                                run.attachments)
             dump(log_dir, run.tracker)
             if options.self_check:
                 report.self_checks = await self_check(
                     stack, run.tracker, client, customers, contracts, report.expected, report.counts,
-                    lambda: count_effects(stack, run.tracker, customers, contracts, report.expected, client))
+                    lambda: count_effects(stack, run.tracker, customers, contracts, report.expected, client,
+                                          run.attachments))
         return report
     finally:
         for task in tasks:
             task.cancel()
         with contextlib.suppress(Exception):
             await mixer.stop()
+        if forwarder is not None:
+            await forwarder.stop()
         await stack.close()
 
 

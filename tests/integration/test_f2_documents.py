@@ -114,6 +114,7 @@ async def test_erp_attachments_become_governed_documents_with_versions_and_a_rep
     assert first["outcome"] == "applied" and first["business_object"] == BO
     assert first["document"]["node_id"] == governed["id"] and first["document"]["version"] == 1
 
+    await set_status(opentext, governed["id"], "Approved")  # a decision made in OpenText on the governed copy
     po_v2 = po_v1 + b" amended: delivery date moved"
     await attach(stack, "PO-4500000001.pdf", po_v2, version_of=po["attachment_id"])  # a new version, new bytes
     await attach(stack, "PO-4500000001.pdf", po_v2, version_of=po["attachment_id"])  # again, the same bytes
@@ -121,6 +122,7 @@ async def test_erp_attachments_become_governed_documents_with_versions_and_a_rep
     governed = in_workspace(await stack.admin("state"), workspace)[f"Purchase Orders/{year}/PO-4500000001.pdf"]
     assert [v["sha256"] for v in governed["versions"]] == [hashlib.sha256(b).hexdigest() for b in (po_v1, po_v2)]
     assert governed["categories"][SOURCE_VERSION] == "2"  # the same content as version 2: recorded, not stored
+    assert governed["categories"][STATUS] == "Approved"  # a new source version does not undo it
     assert [s["outcome"] for s in document_statuses(collector, stack, "store_document")] == \
         ["applied", "applied", "already_applied"]
 

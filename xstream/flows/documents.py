@@ -7,8 +7,10 @@ are never here: the document sink streams them.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from xstream.codec import decode_change, decode_opentext_event, encode
-from xstream.errors import DecodeError, MappingError
+from xstream.errors import DeadLetterReason, DecodeError, MappingError
 from xstream.model.change import Tombstone
 from xstream.model.documents import MarkDocument, SetDocumentAttributes, StoreDocument
 from xstream.observability import Metrics
@@ -49,6 +51,9 @@ def make_inbound_step(*, rules: DocumentRuleSet, router: Router, max_record_byte
             return StepResult("dead_lettered", rejected=Rejected(exc.reason, exc.detail, "decode"))
         except MappingError as exc:
             return StepResult("dead_lettered", rejected=Rejected(exc.reason, exc.detail, "map"))
+        except ValidationError as exc:  # a value the command cannot hold (e.g. a file name over 248 characters)
+            return StepResult("dead_lettered", rejected=Rejected(DeadLetterReason.INVALID_COMMAND,
+                                                                 exc.errors()[0]["msg"], "map"))
         if isinstance(planned, NoDocument):
             if planned.echo:
                 metrics.echoes.labels(FLOW_IN).inc()
@@ -70,6 +75,9 @@ def make_outbound_step(*, rules: DocumentRuleSet, router: Router, max_record_byt
             commands = plan_outbound(event, rules, record_ref(record))
         except MappingError as exc:
             return StepResult("dead_lettered", rejected=Rejected(exc.reason, exc.detail, "map"))
+        except ValidationError as exc:
+            return StepResult("dead_lettered", rejected=Rejected(DeadLetterReason.INVALID_COMMAND,
+                                                                 exc.errors()[0]["msg"], "map"))
         if not commands:
             return StepResult("skipped")
         return StepResult("command", outputs=[Output(router.topic_for(c), c.kafka_key.encode(), encode(c),

@@ -56,6 +56,7 @@ from xstream.sinks.document_state import DocumentEntry, DocumentState, PendingUp
 from xstream.sinks.results import result_of
 from xstream.streams.state import PartitionedStore
 from xstream.transform.document_rules import DocumentAttributes
+from xstream.transform.documents import version_categories
 from xstream.transform.opentext_requests import create_categories
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,8 @@ class DocumentSink:
         await self._pending(entry, PendingUpload(idempotency_key=command.idempotency_key, kind="version"))
         try:
             uploaded = await self._client.add_version(entry.node_id, self._opener(command),
-                                                      description=_provenance(command), categories=categories)
+                                                      description=_provenance(command),
+                                                      categories=await self._version_keys(folder, command))
         except TargetNotFound:  # the governed copy was deleted in OpenText: store it anew
             log.warning("the stored document is gone from OpenText; creating it again",
                         extra={"document": command.document_key, "node_id": entry.node_id})
@@ -378,6 +380,10 @@ class DocumentSink:
             return {}
         keys = await self._client.node_create_keys(parent, given.keys())
         return {key: value for values in create_categories(keys, given).values() for key, value in values.items()}
+
+    async def _version_keys(self, folder: int, command: StoreDocument) -> dict[str, Any]:
+        """A new version's keyed category values (:func:`~xstream.transform.documents.version_categories`)."""
+        return await self._keyed(folder, version_categories(command.categories, self._attributes))
 
     async def _source_identity(self, node_id: int) -> tuple[str | None, str | None]:
         """The Source Document Id and Source Version a node carries (None when it carries none)."""

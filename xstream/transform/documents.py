@@ -112,6 +112,8 @@ def attachment_of(event: ChangeEvent, format: SourceFormat) -> Attachment:
 def plan_inbound(event: ChangeEvent, rule: InboundRule, attributes: DocumentAttributes,
                  system: str) -> StoreDocument | MarkDocument | NoDocument:
     attachment = attachment_of(event, rule.source.format)
+    if event.op is not Op.DELETE and event.row.get("IsLatest") is False:
+        return NoDocument(f"{attachment.name} version {attachment.version} is no longer the latest")
     if attachment.origin == ORIGIN:
         return NoDocument(f"echo: {attachment.name} was written by xstream", echo=True)
     when = rule.when
@@ -217,6 +219,16 @@ def plan_approval(event: ChangeEvent, rule: ApprovalRule, attributes: DocumentAt
 
 # --- helpers ---------------------------------------------------------------------------------------
 
+def version_categories(categories: dict[str, dict[str, Any]],
+                       attributes: DocumentAttributes) -> dict[str, dict[str, Any]]:
+    """What a new version of a governed copy writes: the command's category values without its Status,
+    which belongs to the copy from its creation on (a decision made in OpenText is not undone by the
+    source sending a new version); the source identity and type go with every version."""
+    return {category: {name: value for name, value in values.items()
+                       if (category, name) != (attributes.category, attributes.status)}
+            for category, values in categories.items()}
+
+
 def _sha256(row: dict[str, Any]) -> Checksum | None:
     """A SAP row's content hash, where the DMS keeps one (a ``sha256`` column; most keep none)."""
     value = _optional(row, "sha256")
@@ -283,6 +295,9 @@ def _opentext_causation(event: OpenTextEvent, record: RecordPosition) -> Causati
 
 
 def _key(event: ChangeEvent, system: str, attachment: Attachment, kind: str) -> str:
-    return idempotency_key(source_system=system, entity=event.entity, key=event.key or {"id": attachment.document_id},
+    """Stable per attachment, version and source position: from the row, so the same row with or
+    without a Kafka record key (connectors differ) gives the same key."""
+    return idempotency_key(source_system=system, entity=event.entity,
+                           key={"format": attachment.format, "document_id": attachment.document_id},
                            position=f"{event.position}:{attachment.version}", command_kind=kind)
 
