@@ -211,7 +211,8 @@ class SinkRunner:
                 finally:
                     self._slots.release()
                 self._metrics.sink_latency.labels(self._sink.name).observe(time.perf_counter() - started)
-                self._record_attempt(ok=result.finished)
+                if result.finished or result.blames_target:
+                    self._record_attempt(ok=result.finished)
                 if result.finished:
                     self._last_applied_at = self._clock.now().isoformat()
                     return result

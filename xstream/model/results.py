@@ -27,6 +27,8 @@ class SinkResult(BaseModel):
     reason: DeadLetterReason | None = None
     detail: str | None = None
     retry_after: float | None = None
+    blames_target: bool = True
+    """An unfinished attempt counts as a failure of the target (its breaker), unless it only waits."""
 
     @property
     def finished(self) -> bool:
@@ -51,3 +53,9 @@ class SinkResult(BaseModel):
     @classmethod
     def transient(cls, detail: str, retry_after: float | None = None) -> SinkResult:
         return cls(outcome=None, detail=detail, retry_after=retry_after)
+
+    @classmethod
+    def waiting(cls, detail: str, retry_after: float | None = None) -> SinkResult:
+        """Not finished, and not the target's fault (a document waiting for its workspace): tried again
+        like a transient failure, but not counted against the target by its breaker."""
+        return cls(outcome=None, detail=detail, retry_after=retry_after, blames_target=False)

@@ -11,7 +11,7 @@ dead letter), told apart from OpenText's own 404s.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from xstream.clients.salesforce import ContentVersionRef, SalesforceFilesClient
@@ -94,15 +94,16 @@ class Sources:
 
         @asynccontextmanager
         async def open_body() -> AsyncIterator[Body]:
-            try:
-                async with client.open(source.ref) as body:
-                    got = body.info
-                    yield DeclaredBody(body, ContentInfo(
-                        name=name or got.name, media_type=media_type or got.media_type,
-                        size=size if size is not None else got.size, checksum=declared or got.checksum))
-            except TargetNotFound as exc:
-                raise SourceDocumentGone(f"{source.target} has no document {source.ref} ({exc})",
-                                         target=source.target) from exc
+            async with AsyncExitStack() as stack:
+                try:  # only the source's own 404 means "gone": OpenText's, raised while the body streams
+                    body = await stack.enter_async_context(client.open(source.ref))  # into it, stays its own
+                except TargetNotFound as exc:
+                    raise SourceDocumentGone(f"{source.target} has no document {source.ref} ({exc})",
+                                             target=source.target) from exc
+                got = body.info
+                yield DeclaredBody(body, ContentInfo(
+                    name=name or got.name, media_type=media_type or got.media_type,
+                    size=size if size is not None else got.size, checksum=declared or got.checksum))
 
         return open_body
 
@@ -112,7 +113,13 @@ class Sources:
         client = self.client(command.target)
         record = command.record
         if isinstance(client, SapAttachmentsClient):
-            attachment = await client.create_url(record.bo_type or "", record.bo_key, url, command.name[:255],
+            # SAP Gateway keeps no Idempotency-Key: after a lost answer the link may be there already.
+            # Look first (one GetAllOriginals), so a retry never links twice on a real system either.
+            description = command.name[:255]
+            for existing in await client.list_originals(record.bo_type or "", record.bo_key):
+                if existing.kind == "url" and existing.url == url and existing.file_name == description:
+                    return PublishedRef(existing.ref.predicate(), existing.ref.doc_number)
+            attachment = await client.create_url(record.bo_type or "", record.bo_key, url, description,
                                                  document_type=command.document_type,
                                                  idempotency_key=command.idempotency_key)
             return PublishedRef(attachment.ref.predicate(), attachment.ref.doc_number)

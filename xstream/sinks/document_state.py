@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from xstream.streams.state import PartitionedStore
 
 KEPT_VERSIONS = 32
-KEPT_KEYS = 32
+KEPT_KEYS = 128
 
 
 class StoredVersion(BaseModel):

@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 CACHED = 10_000
 """Entries per cache (workspaces by business object, folders by path)."""
 KEPT_PUBLICATIONS = 32
+WORKSPACE_POLL_S = 2.0
+"""How often a document waiting for its workspace looks again."""
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -122,21 +124,24 @@ class DocumentSink:
         entry = self._state.get(command.document_key)
         if command.idempotency_key in entry.keys or entry.holds_source_version(command.source.version):
             return SinkResult.already_applied(document=self._link(entry))
-        workspace = await self._workspace(command)
-        if workspace is None:
-            return self._no_workspace(command)
-        self._waiting.pop(command.idempotency_key, None)
-        folder = entry.folder_id if entry.node_id is not None else await self._folder(workspace, command.folder_path)
-        categories = await self._keyed(folder or workspace, command.categories)
-        if entry.pending is not None and entry.pending.idempotency_key == command.idempotency_key:
-            found = await self._arrived(command, entry)  # an earlier attempt may have stored it
+        if entry.pending is not None:  # an earlier attempt (this command's, or another's) may have stored it
+            found = await self._arrived(command, entry)
             if found is not None:
                 log.info("a lost attempt had stored the document", extra={"document": command.document_key,
                                                                            "node_id": found.node_id})
                 return await self._stored(command, entry, found, name=entry.pending.name or entry.name or command.name,
-                                          folder=folder, recovered=True)
-        if entry.node_id is None or folder is None:
-            return await self._create(command, entry, folder or workspace, categories, command.name)
+                                          folder=entry.pending.folder_id or entry.folder_id, recovered=True)
+        if entry.node_id is not None and entry.folder_id is not None:
+            folder = entry.folder_id  # the governed copy is known: no workspace or folder lookup
+        else:
+            workspace = await self._workspace(command)
+            if workspace is None:
+                return self._no_workspace(command)
+            self._waiting.pop(command.idempotency_key, None)
+            folder = await self._folder(workspace, command.folder_path)
+        categories = await self._keyed(folder, command.categories)
+        if entry.node_id is None:
+            return await self._create(command, entry, folder, categories, command.name)
         return await self._new_version(command, entry, folder, categories)
 
     async def _create(self, command: StoreDocument, entry: DocumentEntry, folder: int, categories: dict[str, Any],
@@ -157,17 +162,30 @@ class DocumentSink:
                                       "(a concurrent delete?)", target="opentext") from None
             source_id, source_version = await self._source_identity(existing.id)
             if existing.type == DOCUMENT and source_id == command.source.document_id:
-                adopted = entry.model_copy(update={"node_id": existing.id, "name": name, "folder_id": folder})
-                if source_version == str(command.source.version):  # stored before the state knew (state lost)
-                    return await self._stored(command, adopted, await self._hashed(existing.id), name=name,
-                                              folder=folder, recovered=True)
-                return await self._new_version(command, adopted, folder, categories)
+                return await self._adopt(command, entry, existing.id, source_version, folder, categories, name)
             if beside:
                 raise
             # another document holds the name: this one goes beside it, named after its source id
             return await self._create(command, entry, folder, categories, _beside(name, command.source.document_id),
                                       beside=True)
         return await self._stored(command, entry, uploaded, name=name, folder=folder, created=True)
+
+    async def _adopt(self, command: StoreDocument, entry: DocumentEntry, node_id: int, source_version: str | None,
+                     folder: int, categories: dict[str, Any], name: str) -> SinkResult:
+        """Our document, stored before the state knew it (the state was lost, or another deployment stored
+        it): its latest version (hashed once) becomes what is known, so an older or equal source version
+        adds nothing and a newer one is compared with it like any other."""
+        hashed = await self._hashed(node_id)
+        held = int(source_version) if source_version is not None and source_version.isdecimal() else 0
+        adopted = entry.model_copy(update={"node_id": node_id, "name": name, "folder_id": folder, "versions": (
+            StoredVersion(version=hashed.version_number, source_version=held, size=hashed.size,
+                          sha256=hashed.sha256),)})
+        if held == command.source.version:  # this very version: it arrived, the state never said so
+            return await self._stored(command, adopted, hashed, name=name, folder=folder, recovered=True)
+        if held > command.source.version:
+            await self._state.put(adopted.with_key(command.idempotency_key))
+            return SinkResult.already_applied(document=self._link(adopted))
+        return await self._new_version(command, adopted, folder, categories)
 
     async def _new_version(self, command: StoreDocument, entry: DocumentEntry, folder: int,
                            categories: dict[str, Any]) -> SinkResult:
@@ -215,16 +233,20 @@ class DocumentSink:
         pending = entry.pending
         assert pending is not None
         node_id = entry.node_id
-        if pending.kind == "create":
-            if pending.folder_id is None or pending.name is None:
+        try:
+            if pending.kind == "create":
+                if pending.folder_id is None or pending.name is None:
+                    return None
+                node = await self._client.find_child(pending.folder_id, pending.name)
+                if node is None or node.type != DOCUMENT:
+                    return None
+                node_id = node.id
+            if node_id is None:
                 return None
-            node = await self._client.find_child(pending.folder_id, pending.name)
-            if node is None or node.type != DOCUMENT:
-                return None
-            node_id = node.id
-        if node_id is None:
+            source_id, source_version = await self._source_identity(node_id)
+        except TargetNotFound:  # the folder or the document is gone since: nothing of it is there
+            self._forget(command)
             return None
-        source_id, source_version = await self._source_identity(node_id)
         if source_id != command.source.document_id or source_version != str(command.source.version):
             return None
         return await self._hashed(node_id)
@@ -279,6 +301,9 @@ class DocumentSink:
         if command.idempotency_key in entry.keys:
             return SinkResult.already_applied(document=self._node_link(command.node_id, command.version))
         await self._client.lock_version(command.node_id, command.version)  # locking a locked version is a no-op
+        entry = entry.model_copy(update={"node_id": entry.node_id or command.node_id,
+                                         "locked": tuple(sorted({*entry.locked, command.version}))})
+        await self._state.put(entry)  # the lock is known even when its link cannot be made
         published = dict(entry.published)
         downstream = None
         if command.link_to is not None:
@@ -309,9 +334,9 @@ class DocumentSink:
         known = published.get(command.idempotency_key)
         if known is not None:
             return _record(command, known.ref), published
-        self._metrics.documents.labels(command.mode).inc()
         if command.mode == "link":
             ref = await self._sources.publish_link(command, await self._client.copy_link(command.node_id))
+            self._metrics.documents.labels("link").inc()
             published[command.idempotency_key] = Published(ref=ref.ref, target=command.target,
                                                            record=command.record.bo_key)
             return _record(command, ref.ref), _bounded(published)
@@ -325,6 +350,7 @@ class DocumentSink:
         async with self._client.open_document(command.node_id, version) as body:
             ref = await self._sources.publish_copy(command, _Hashing(body, digest),
                                                    previous.ref if previous is not None else None)
+        self._metrics.documents.labels("copy").inc()
         published[command.idempotency_key] = Published(ref=ref.ref, target=command.target,
                                                        record=command.record.bo_key, version=version,
                                                        sha256=digest.sha256 or None)
@@ -359,7 +385,8 @@ class DocumentSink:
             return SinkResult.rejected(DeadLetterReason.UNKNOWN_BUSINESS_OBJECT,
                                        f"no workspace in OpenText for business object {bo} (waited "
                                        f"{self._settings.workspace_wait_s:g} s): {command.name} was not stored")
-        return SinkResult.transient(f"no workspace for business object {bo} yet; {command.name} waits for it")
+        return SinkResult.waiting(f"no workspace for business object {bo} yet; {command.name} waits for it",
+                                  retry_after=WORKSPACE_POLL_S)
 
     async def _folder(self, workspace: int, path: str) -> int:
         parts = [part for part in path.split("/") if part.strip()]
@@ -481,7 +508,8 @@ def _provenance(command: StoreDocument) -> str:
 
 def _beside(name: str, source_id: str) -> str:
     path = PurePosixPath(name)
-    return f"{path.stem} ({source_id}){path.suffix}"[:248]
+    tail = f" ({source_id}){path.suffix}"
+    return path.stem[:max(1, 248 - len(tail))] + tail  # the extension survives a long name
 
 
 def _record(command: PublishDocument, ref: str) -> DownstreamRecord:

@@ -81,7 +81,7 @@ class Attachment:
     changed_at: str | None
 
     def values(self, folder: str) -> dict[str, Any]:
-        year = self.changed_at[:4] if self.changed_at and self.changed_at[:4].isdigit() else None
+        year = self.changed_at[:4] if self.changed_at and self.changed_at[:4].isdecimal() and self.changed_at[:4].isascii() else None
         return {"bo_type": self.bo_type, "bo_key": self.bo_key, "record_id": self.bo_key, "file_name": self.name,
                 "document_type": self.document_type, "year": year, "folder": folder,
                 "attachment_id": self.document_id, "version": self.version, "mime_type": self.media_type}
@@ -202,7 +202,7 @@ def plan_approval(event: ChangeEvent, rule: ApprovalRule, attributes: DocumentAt
         return NoDocument(f"approval status {status!r} sets no document status (rule {rule.name})")
     reference = row.get("reference")
     node = reference.get("document_id") if isinstance(reference, dict) else None
-    if isinstance(node, bool) or not isinstance(node, int | str) or not str(node).isdigit():
+    if isinstance(node, bool) or not isinstance(node, int | str) or not (str(node).isascii() and str(node).isdecimal()):
         return NoDocument(f"approval {row.get('id')!r} is not about an OpenText document")
     pointer = row.get("record")
     record: dict[str, Any] = pointer if isinstance(pointer, dict) else {}
@@ -256,7 +256,7 @@ def _optional(row: dict[str, Any], field: str) -> str | None:
 
 def _count(row: dict[str, Any], field: str, default: int) -> int:
     value = row.get(field, default)
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isascii() and value.isdecimal())):
         raise MappingError(DeadLetterReason.WRONG_TYPE, f"attachment row: field {field!r} is not a count")
     return int(value)
 
