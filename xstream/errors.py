@@ -53,6 +53,9 @@ class DeadLetterReason(StrEnum):
     """The source system has no document where the notice points (404 from its attachment API)."""
     UNKNOWN_BUSINESS_OBJECT = "unknown_business_object"
     """No workspace for the document's business object, after waiting for one."""
+    MALFORMED_MIME = "malformed_mime"
+    """An inbound e-mail that is not a usable RFC 5322/MIME message (no headers, a multipart without its
+    boundary, too many or too deeply nested parts, undecodable base64 in an attachment)."""
 
 
 class XStreamError(Exception):

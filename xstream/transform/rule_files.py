@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from xstream.errors import ConfigError
+from xstream.transform.case_rules import CaseRuleSet, parse_case_rule_sources
 from xstream.transform.document_rules import DocumentRuleSet, parse_document_rule_sources
 from xstream.transform.rules import RuleSet, parse_rule_sources
 from xstream.transform.status_rules import StatusRuleSet, parse_status_rule_sources
@@ -58,3 +59,13 @@ def load_document_rule_files(paths: Iterable[Path]) -> DocumentRuleSet:
     """Parse and validate all document-rule files into one set; ConfigError names file, line and field."""
     files = rule_file_paths(list(paths))
     return parse_document_rule_sources([(str(p), p.read_text(encoding="utf-8")) for p in files])
+
+
+CASE_RULES_DIR = RULES_DIR / "cases"
+"""The sample case rules shipped with xstream (insurance claims assembled from five sources)."""
+
+
+def load_case_rule_files(paths: Iterable[Path]) -> CaseRuleSet:
+    """Parse and validate all case-rule files into one set; ConfigError names file, line and field."""
+    files = rule_file_paths(list(paths))
+    return parse_case_rule_sources([(str(p), p.read_text(encoding="utf-8")) for p in files])
