@@ -12,9 +12,7 @@ Waits are on the status topic (each attachment's outcome) and on the emulators' 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +26,7 @@ from xstream_emulators.erp import RunningErpEmulator
 
 from xstream.clients.opentext import BusinessObjectRef, OpenTextClient
 from xstream.demo.harness import Collector
-from xstream.demo.status_phase import SIGNED_SUPPLIER
+from xstream.demo.status_phase import SIGNED_SUPPLIER, until
 from xstream.settings import OpenTextSettings
 
 CONTRACT = "Supply Agreement 2027.pdf"
@@ -51,15 +49,7 @@ class DocumentStage:
         return [s for s in found if s["command_kind"] == kind]
 
     async def until(self, what: str, check: Callable[[], Awaitable[Any]]) -> Any:
-        deadline = time.monotonic() + self.timeout_s
-        with self.console.status(f"waiting: {what}..."):
-            while time.monotonic() < deadline:
-                found = await check()
-                if found:
-                    return found
-                await asyncio.sleep(0.3)
-        self.console.print(f"[red]not reached[/]: {what}")
-        return None
+        return await until(self.console, what, check, self.timeout_s)
 
     async def attach(self, name: str, body: bytes, *, document_type: str, version_of: str | None = None
                      ) -> dict[str, Any]:

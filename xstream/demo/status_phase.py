@@ -78,15 +78,21 @@ class StatusStage:
                                      lambda: _seen_by_both(self, doc, status=status, process=process)))
 
     async def until(self, what: str, check: Callable[[], Awaitable[Any]]) -> Any:
-        deadline = time.monotonic() + self.timeout_s
-        with self.console.status(f"waiting: {what}..."):
-            while time.monotonic() < deadline:
-                found = await check()
-                if found:
-                    return found
-                await asyncio.sleep(0.3)
-        self.console.print(f"[red]not reached[/]: {what}")
-        return None
+        return await until(self.console, what, check, self.timeout_s)
+
+
+async def until(console: Console, what: str, check: Callable[[], Awaitable[Any]], timeout_s: float) -> Any:
+    """The check's first truthy answer (polled while a spinner says what is awaited), or None after
+    ``timeout_s``, said in red: the acts wait on state, never for a fixed time."""
+    deadline = time.monotonic() + timeout_s
+    with console.status(f"waiting: {what}..."):
+        while time.monotonic() < deadline:
+            found = await check()
+            if found:
+                return found
+            await asyncio.sleep(0.3)
+    console.print(f"[red]not reached[/]: {what}")
+    return None
 
 
 async def _get(url: str) -> Any:
