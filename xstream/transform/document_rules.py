@@ -67,6 +67,9 @@ class Source(StrictModel):
     format: SourceFormat
     topic: str = Field(min_length=1)
     """The CDC topic of its attachment rows (without the environment prefix)."""
+    echo_users: list[str] = Field(default_factory=list)
+    """The technical users xstream writes into this system as (SAP ``changed_by``, Salesforce
+    ``CreatedById``): a row they wrote is xstream's own echo, on systems whose rows carry no origin."""
 
 
 class InboundWhen(StrictModel):

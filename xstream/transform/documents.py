@@ -78,6 +78,8 @@ class Attachment:
     kind: str
     """``file`` or ``url`` (a link-type attachment: nothing to store)."""
     origin: str | None
+    changed_by: str | None
+    """Who wrote the row (SAP ``changed_by``; Salesforce ``CreatedById``: a version is created, not changed)."""
     changed_at: str | None
 
     def values(self, folder: str) -> dict[str, Any]:
@@ -97,7 +99,8 @@ def attachment_of(event: ChangeEvent, format: SourceFormat) -> Attachment:
             ref=_sap_ref(row), name=_text(row, "file_name"), media_type=_text(row, "mime_type", "application/octet-stream"),
             size=_size(row, "file_size"), checksum=_sha256(row), bo_type=_text(row, "bo_type"), bo_key=_text(row, "bo_key"),
             document_type=_optional(row, "document_type"), kind=_text(row, "kind", "file"),
-            origin=_optional(row, "changed_by_origin"), changed_at=_optional(row, "changed_at"))
+            origin=_optional(row, "changed_by_origin"), changed_by=_optional(row, "changed_by"),
+            changed_at=_optional(row, "changed_at"))
     checksum = _optional(row, "Checksum")
     return Attachment(
         format="salesforce", document_id=_text(row, "ContentDocumentId"), version=_count(row, "VersionNumber", 1),
@@ -106,7 +109,7 @@ def attachment_of(event: ChangeEvent, format: SourceFormat) -> Attachment:
         checksum=Checksum(algorithm="md5", hex=checksum) if checksum else None, bo_type=None,
         bo_key=_text(row, "FirstPublishLocationId"), document_type=_optional(row, "Document_Type__c"),
         kind="url" if _optional(row, "ContentUrl") else "file", origin=_optional(row, "changed_by_origin"),
-        changed_at=_optional(row, "LastModifiedDate") or _optional(row, "CreatedDate"))
+        changed_by=_optional(row, "CreatedById"), changed_at=_optional(row, "LastModifiedDate") or _optional(row, "CreatedDate"))
 
 
 def plan_inbound(event: ChangeEvent, rule: InboundRule, attributes: DocumentAttributes,
@@ -116,6 +119,8 @@ def plan_inbound(event: ChangeEvent, rule: InboundRule, attributes: DocumentAttr
         return NoDocument(f"{attachment.name} version {attachment.version} is no longer the latest")
     if attachment.origin == ORIGIN:
         return NoDocument(f"echo: {attachment.name} was written by xstream", echo=True)
+    if attachment.changed_by is not None and attachment.changed_by in rule.source.echo_users:
+        return NoDocument(f"echo: {attachment.name} was written by xstream's user {attachment.changed_by}", echo=True)
     when = rule.when
     if when.bo_types is not None and attachment.bo_type not in when.bo_types:
         return NoDocument(f"business object type {attachment.bo_type} is not one of rule {rule.name}'s")

@@ -168,3 +168,15 @@ def test_attachment_rows_of_both_formats_read_alike() -> None:
     assert (sap.document_id, sap.version, sap.bo_key) == ("ATT-000001", 1, "0000300001")
     assert (salesforce.document_id, salesforce.version, salesforce.ref, salesforce.bo_key) == ("069A", 3, "068A", "001A")
     assert salesforce.checksum is not None and salesforce.checksum.algorithm == "md5"
+
+
+def test_on_a_system_without_an_origin_column_the_technical_user_marks_the_echo() -> None:
+    assert INBOUND is not None
+    rule = INBOUND.model_copy(update={"source": INBOUND.source.model_copy(update={"echo_users": ["XSTREAM_TECH"]})})
+    ours = plan_inbound(event(row(changed_by="XSTREAM_TECH", changed_by_origin=None)), rule, RULES.attributes, "erp")
+    assert isinstance(ours, NoDocument) and ours.echo and "XSTREAM_TECH" in ours.why
+    theirs = plan_inbound(event(row(changed_by="ERP_USER")), rule, RULES.attributes, "erp")
+    assert isinstance(theirs, StoreDocument)
+    text = ("version: 1\ninbound:\n  - name: a\n    source: {target: erp, format: sap, topic: t, echo_users: [X]}\n"
+            "    workspace: {ext_system_id: S, bo_type: LFA1, bo_id: '{bo_key}'}\n")
+    assert parse_document_rule_sources([("docs.yaml", text)]).inbound[0].source.echo_users == ["X"]
