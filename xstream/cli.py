@@ -107,6 +107,21 @@ def _parser() -> argparse.ArgumentParser:
     notify.add_argument("--faults", default="", metavar="SPEC",
                         help="e.g. latency_ms=5-50,error_rate=0.1,error_kind=500|503|429,retry_after_s=2")
 
+    intake = esub.add_parser(
+        "intake", help="inbound e-mail (raw MIME) and web form emulator for case assembly (F5)",
+        description="Mail connector and web forms portal: POST /admin/mail and /admin/forms queue an e-mail "
+                    "(multipart MIME; attachments above --inline-limit by reference, RFC 2017, served at "
+                    "/blobs/{id}) or a form submission (JSON); GET /admin/outbox?since=<seq> is what a connector "
+                    "produces to Kafka.")
+    intake.add_argument("--host", default="127.0.0.1")
+    intake.add_argument("--port", type=int, default=8484)
+    intake.add_argument("--public-url", default=None, metavar="URL",
+                        help="scheme and host of blob URLs in messages (default: the address each request came to)")
+    intake.add_argument("--inline-limit", type=int, default=None, metavar="BYTES",
+                        help="larger attachments are delivered by reference (default 512 KiB)")
+    intake.add_argument("--blob-token", default=None, metavar="TOKEN",
+                        help="GET /blobs/{id} then needs Authorization: Bearer TOKEN")
+
     rules = sub.add_parser("rules", help="status rules (OpenText changes -> approvals, record updates, notifications)")
     rsub = rules.add_subparsers(dest="rules_command", required=True)
     rdry = rsub.add_parser("dry-run", help="what an OpenText event would trigger, and why each rule fires or not "
@@ -274,6 +289,8 @@ def _emulate(args: argparse.Namespace) -> int:
         return _emulate_erp(args)
     if args.system == "notify":
         return _emulate_notify(args)
+    if args.system == "intake":
+        return _emulate_intake(args)
     from xstream_emulators.opentext import (
         HookTarget,
         OpenTextEmulatorConfig,
@@ -367,6 +384,25 @@ def _emulate_notify(args: argparse.Namespace) -> int:
         for name in channels:
             print(f"  {name:12} slack {emulator.channel_url(name, 'slack')}  teams {emulator.channel_url(name, 'teams')}",
                   flush=True)
+        return emulator
+
+    return _serve_until_stopped(start)
+
+
+def _emulate_intake(args: argparse.Namespace) -> int:
+    from xstream_emulators.intake import IntakeEmulatorConfig, start_intake_emulator
+
+    try:
+        config = IntakeEmulatorConfig(host=args.host, port=args.port, public_url=args.public_url,
+                                      blob_token=args.blob_token,
+                                      **({"inline_limit": args.inline_limit} if args.inline_limit is not None else {}))
+    except ValueError as exc:
+        raise ConfigError(f"intake emulator: {exc}") from exc
+
+    async def start() -> Any:
+        emulator = await start_intake_emulator(config)
+        print(f"Intake emulator on {emulator.url} (admin {emulator.admin_url}; outbox {emulator.admin_url}/outbox)",
+              flush=True)
         return emulator
 
     return _serve_until_stopped(start)

@@ -269,3 +269,64 @@ class CdcForwarder:
                 await self._task
         if self._producer:
             await self._producer.stop()
+
+
+class IntakeForwarder:
+    """Plays the mail connector and the forms portal's producer for an emulated intake: its outbox -> Kafka.
+
+    Polls ``GET {admin_url}/outbox?since=<seq>`` and produces each item in seq order: a mail to
+    ``{topic_prefix}{mail_topic}`` (key the Message-ID without angle brackets, value the raw MIME
+    bytes), a form submission to ``{topic_prefix}{forms_topic}`` (key the submission id, value its
+    JSON). A message inlines attachments up to the intake's ``inline_limit``, so the producer's
+    ``max_request_size`` is raised above Kafka's 1 MiB default (the topic must allow it too).
+    """
+
+    def __init__(self, admin_url: str, bootstrap: str, *, mail_topic: str = "mail.inbound",
+                 forms_topic: str = "forms.submissions", topic_prefix: str = "", poll_s: float = 0.2,
+                 max_request_size: int = 16 * 1024 * 1024) -> None:
+        self._admin_url = admin_url
+        self._bootstrap = bootstrap
+        self.topics = {"mail": f"{topic_prefix}{mail_topic}", "form": f"{topic_prefix}{forms_topic}"}
+        self._poll_s = poll_s
+        self._max_request_size = max_request_size
+        self.last_seq = 0
+        """The seq of the last item produced (or skipped: an unknown kind)."""
+        self.forwarded: list[tuple[str, CdcRecord]] = []
+        """(topic, record) in the order produced; the record's label is the item's kind."""
+        self._task: asyncio.Task[None] | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> IntakeForwarder:
+        self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=False, linger_ms=0,
+                                          max_request_size=self._max_request_size)
+        await self._producer.start()
+        self._task = asyncio.create_task(self._pump())
+        return self
+
+    async def _pump(self) -> None:
+        import base64
+
+        import aiohttp
+
+        assert self._producer is not None
+        async with aiohttp.ClientSession() as http:
+            while True:
+                async with http.get(f"{self._admin_url}/outbox", params={"since": str(self.last_seq)}) as resp:
+                    page = await resp.json()
+                for item in page["items"]:
+                    topic = self.topics.get(item["kind"])
+                    if topic is not None:
+                        record = CdcRecord(item["key"].encode(), base64.b64decode(item["value_b64"]), item["kind"])
+                        await self._producer.send_and_wait(topic, key=record.key, value=record.value)
+                        self.forwarded.append((topic, record))
+                    self.last_seq = max(self.last_seq, item["seq"])
+                if not page["items"]:
+                    await asyncio.sleep(self._poll_s)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._producer:
+            await self._producer.stop()

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-ENTITIES: tuple[str, ...] = ("customers", "suppliers", "projects", "accounts", "contracts")
-"""The collections of the emulated ERP/CRM (each a table in the CDC change log)."""
+ENTITIES: tuple[str, ...] = ("customers", "suppliers", "projects", "accounts", "contracts",
+                              "cases", "payments", "policies")
+"""The collections of the emulated ERP/CRM (each a table in the CDC change log). The emulator also plays
+the claims system and the policy administration for flow F5: ``cases`` (id the case number, e.g.
+"CLM-2026-00042"), ``payments`` (ERP) and ``policies`` (CRM, id the policy number); like every record
+their id is the ``id`` field, given in the create or generated ("CAS-000001", "PAY-...", "POL-...")."""
 
 APPROVALS = "approvals"
 """The table approvals are kept in: a collection of the record store and the change log like the
